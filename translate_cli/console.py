@@ -1,0 +1,57 @@
+"""The rich consoles, progress bars and tables. Only cli.py and steps/ print.
+
+Status, progress and reports go to stderr (`console`) so stdout stays clean for translations when
+tcli is used as a Unix filter; result tables that are a command's answer go to stdout (`out`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def info(message: str) -> None:
+    console.print(message)
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def error_line(message: str) -> None:
+    console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], numeric_from: int = 1) -> Table:
+    result = Table(title=title, title_justify="left")
+    for index, name in enumerate(columns):
+        result.add_column(name, justify="right" if index >= numeric_from else "left", overflow="fold")
+    for row in rows:
+        result.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    return result
+
+
+def training_progress() -> Progress:
+    """Step bar with loss, learning rate, tokens/s and time left (fields filled by the train step)."""
+    return Progress(
+        TextColumn("[bold]train[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def task_progress(label: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=True)

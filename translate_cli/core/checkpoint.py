@@ -1,0 +1,164 @@
+"""The self-contained model directory: model.json + model.safetensors + spm.model, no pickle.
+
+`translate` and `evaluate` need nothing but this directory. Directories are written atomically: built
+under a temporary name, fsynced, then renamed over the old one, so a crash never leaves half a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
+from translate_cli.core.text import Normalization
+from translate_cli.core.tokenizer import Tokenizer
+from translate_cli.errors import CheckpointError
+
+FORMAT = "tcli-model"
+VERSION = 1
+MODEL_JSON, WEIGHTS, SPM = "model.json", "model.safetensors", "spm.model"
+
+
+@dataclass
+class ModelInfo:
+    """Everything model.json records besides the weights."""
+
+    model: ModelConfig
+    source_lang: str
+    target_langs: list[str]
+    normalize: dict[str, Normalization]
+    decode: dict = field(default_factory=dict)
+    max_source_tokens: int = 256
+    training: dict = field(default_factory=dict)
+
+    @property
+    def uses_lang_tags(self) -> bool:
+        return len(self.target_langs) > 1
+
+    def to_json(self, hashes: dict[str, str]) -> dict:
+        return {"format": FORMAT, "version": VERSION, "model": self.model.to_dict(),
+                "source_lang": self.source_lang, "target_langs": self.target_langs,
+                "normalize": {lang: rules.to_dict() for lang, rules in self.normalize.items()},
+                "decode": self.decode, "max_source_tokens": self.max_source_tokens,
+                "training": self.training, "sha256": hashes}
+
+
+@dataclass
+class LoadedModel:
+    info: ModelInfo
+    model: Seq2SeqTransformer
+    tokenizer: Tokenizer
+    path: Path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Call fill(tmp_dir), fsync every file, then swap tmp_dir in place of `target`."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.tmp")
+    retired = target.with_name(f".{target.name}.old")
+    for leftover in (staging, retired):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging.mkdir()
+    fill(staging)
+    for item in staging.iterdir():
+        with open(item, "rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(staging)
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    _fsync_dir(target.parent)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
+    """Write the three model files into an existing folder (used inside write_dir_atomically)."""
+    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(weights, str(folder / WEIGHTS), metadata={"format": FORMAT})
+    shutil.copyfile(spm_path, folder / SPM)
+    hashes = {name: sha256_file(folder / name) for name in (WEIGHTS, SPM)}
+    (folder / MODEL_JSON).write_text(json.dumps(info.to_json(hashes), indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def save_model(target: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
+    write_dir_atomically(target, lambda folder: write_model_files(folder, info, model, spm_path))
+
+
+def read_info(folder: Path) -> ModelInfo:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: model directory not found; give a directory written by `tcli train` "
+                              f"(for example runs/en-ja/best)")
+    meta_path = folder / MODEL_JSON
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path}: missing; {folder} is not a complete tcli model directory")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+        return ModelInfo(model=ModelConfig(**meta["model"]), source_lang=meta["source_lang"],
+                         target_langs=list(meta["target_langs"]),
+                         normalize={k: Normalization(**v) for k, v in meta["normalize"].items()},
+                         decode=dict(meta.get("decode", {})), max_source_tokens=int(meta["max_source_tokens"]),
+                         training=dict(meta.get("training", {})))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{meta_path}: unreadable or corrupt ({exc}); re-export or re-train the model") from None
+
+
+def _check_file(folder: Path, name: str, expected: str | None) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; {folder} is not a complete tcli model directory")
+    if expected and sha256_file(path) != expected:
+        raise CheckpointError(f"{path}: checksum does not match model.json; the file is corrupt or was replaced")
+    return path
+
+
+def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
+    """Rebuild a model from its directory alone: JSON metadata, safetensors weights, SentencePiece model."""
+    folder = Path(folder)
+    info = read_info(folder)
+    hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
+    weights_path = _check_file(folder, WEIGHTS, hashes.get(WEIGHTS))
+    spm_path = _check_file(folder, SPM, hashes.get(SPM))
+    model = Seq2SeqTransformer(info.model)
+    try:
+        weights = load_file(str(weights_path))
+        model.load_state_dict(weights)
+    except (SafetensorError, RuntimeError, OSError) as exc:
+        raise CheckpointError(f"{weights_path}: not loadable as tcli weights ({str(exc).splitlines()[0]})") from None
+    try:
+        tokenizer = Tokenizer(spm_path)
+    except (RuntimeError, OSError) as exc:
+        raise CheckpointError(f"{spm_path}: not a SentencePiece model ({exc})") from None
+    if tokenizer.vocab_size != info.model.vocab_size:
+        raise CheckpointError(f"{spm_path}: vocabulary size {tokenizer.vocab_size} does not match the model's "
+                              f"{info.model.vocab_size}")
+    model.to(device).eval()
+    return LoadedModel(info, model, tokenizer, folder)

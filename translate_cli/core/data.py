@@ -1,0 +1,148 @@
+"""Binarised corpora on disk (memory-mapped) and token-budget, length-bucketed batches.
+
+A token array is two files: `NAME.bin` (all ids back to back, uint16 or uint32) and `NAME.idx.npy`
+(int64 offsets, one more than the number of sentences). Training reads both through memory maps, so
+memory does not grow with the corpus; the batcher holds only indices and lengths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+
+from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+def _with_suffix(path: Path, suffix: str) -> Path:
+    return path.parent / (path.name + suffix)  # not Path.with_suffix: "train.src" must keep ".src"
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.uint32)
+
+
+class TokenArrayWriter:
+    """Streams sequences of ids to disk; holds only the offsets in memory."""
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.path, self.dtype = Path(path), dtype
+        self._file = open(_with_suffix(self.path, ".bin"), "wb")
+        self._offsets = [0]
+
+    def add(self, ids: list[int]) -> None:
+        self._file.write(np.asarray(ids, dtype=self.dtype).tobytes())
+        self._offsets.append(self._offsets[-1] + len(ids))
+
+    def close(self) -> int:
+        self._file.close()
+        np.save(_with_suffix(self.path, ".idx.npy"), np.asarray(self._offsets, dtype=np.int64))
+        return len(self._offsets) - 1
+
+
+class TokenArray:
+    """Read-only, memory-mapped view of sequences written by TokenArrayWriter."""
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        path = Path(path)
+        self.offsets = np.load(_with_suffix(path, ".idx.npy"), mmap_mode="r")
+        size = int(self.offsets[-1])
+        # np.memmap cannot map an empty file; an empty array needs no mapping.
+        self.tokens = np.memmap(_with_suffix(path, ".bin"), dtype=dtype, mode="r") if size else np.zeros(0, dtype)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.tokens[self.offsets[index]:self.offsets[index + 1]]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets).astype(np.int32)
+
+
+@dataclass
+class ParallelCorpus:
+    """Source and target token arrays of one split (all target languages together)."""
+
+    source: TokenArray
+    target: TokenArray
+
+    @classmethod
+    def open(cls, folder: Path, split: str, dtype: np.dtype) -> "ParallelCorpus":
+        corpus = cls(TokenArray(folder / f"{split}.src", dtype), TokenArray(folder / f"{split}.tgt", dtype))
+        assert len(corpus.source) == len(corpus.target), f"{split}: source and target arrays differ in length"
+        return corpus
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+def token_budget_batches(source_lengths: np.ndarray, target_lengths: np.ndarray, budget: int,
+                         seed: int, epoch: int, shuffle: bool = True) -> list[np.ndarray]:
+    """Group sentence indices into batches whose padded size (count x longest side) fits `budget`.
+
+    Sentences are sorted by length (ties broken at random under `seed` and `epoch`) so a batch holds
+    similar lengths and little padding; the order of batches is then shuffled. A sentence longer than
+    the budget gets a batch of its own rather than being dropped.
+    """
+    count = len(source_lengths)
+    rng = np.random.default_rng([seed, epoch])
+    noise = rng.random(count) if shuffle else np.arange(count)
+    # +1 for EOS (source) and BOS/EOS (target), matching the collated tensors.
+    longest = np.maximum(source_lengths + 1, target_lengths + 1)
+    order = np.lexsort((noise, target_lengths, longest))
+    batches: list[np.ndarray] = []
+    start, width = 0, 0
+    for position in range(count):
+        width_if_added = max(width, int(longest[order[position]]))
+        if position > start and width_if_added * (position - start + 1) > budget:
+            batches.append(order[start:position])
+            start, width_if_added = position, int(longest[order[position]])
+        width = width_if_added
+    if count > start:
+        batches.append(order[start:count])
+    if shuffle:
+        rng.shuffle(batches)
+    return batches
+
+
+def pad_sequences(sequences: Iterable[np.ndarray | list[int]], prefix: int | None = None,
+                  suffix: int | None = None) -> torch.Tensor:
+    """Right-padded (B, T) int64 tensor, with an optional id before and after every sequence."""
+    sequences = list(sequences)
+    extra = (prefix is not None) + (suffix is not None)
+    width = max((len(s) for s in sequences), default=0) + extra
+    batch = torch.full((len(sequences), max(width, 1)), PAD_ID, dtype=torch.long)
+    for row, ids in enumerate(sequences):
+        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+        begin = 0
+        if prefix is not None:
+            batch[row, 0] = prefix
+            begin = 1
+        batch[row, begin:begin + len(ids)] = ids
+        if suffix is not None:
+            batch[row, begin + len(ids)] = suffix
+    return batch
+
+
+@dataclass
+class Batch:
+    source: torch.Tensor  # (B, S) ids + EOS, right-padded
+    target_in: torch.Tensor  # (B, T) BOS + ids: the gold target shifted right (teacher forcing)
+    target_out: torch.Tensor  # (B, T) ids + EOS: what each position must predict
+    target_tokens: int  # non-pad positions of target_out
+
+
+def collate(corpus: ParallelCorpus, indices: np.ndarray) -> Batch:
+    sources = [corpus.source[i] for i in indices]
+    targets = [corpus.target[i] for i in indices]
+    target_out = pad_sequences(targets, suffix=EOS_ID)
+    return Batch(
+        source=pad_sequences(sources, suffix=EOS_ID),
+        target_in=pad_sequences(targets, prefix=BOS_ID),
+        target_out=target_out,
+        target_tokens=int((target_out != PAD_ID).sum()),
+    )

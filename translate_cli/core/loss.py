@@ -1,0 +1,56 @@
+"""Label-smoothed cross-entropy fused with the output projection, computed in row chunks.
+
+The (N, V) logits of a whole batch are never materialised: each chunk of rows is projected, turned
+into its loss and its gradient while it is still in cache, and dropped. Gradients are computed in the
+forward pass (the loss is always the last node of the graph) and scaled by the incoming gradient in
+backward. Same result as F.cross_entropy(hidden @ weight.T, targets, label_smoothing=s, reduction="sum").
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, smoothing: float,
+                chunk: int) -> torch.Tensor:
+        vocab = weight.size(0)
+        ctx.weight_dtype = weight.dtype
+        need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        grad_hidden = torch.empty_like(hidden) if need_grad else None
+        accumulate = torch.promote_types(weight.dtype, torch.float32)  # fp32 sums for bf16/fp16 weights
+        grad_weight = torch.zeros(weight.shape, dtype=accumulate, device=weight.device) if need_grad else None
+        total = torch.zeros((), dtype=accumulate, device=hidden.device)
+        for start in range(0, hidden.size(0), chunk):
+            rows = hidden[start:start + chunk]
+            gold = targets[start:start + chunk, None]
+            logits = (rows @ weight.t()).to(accumulate)  # (c, V)
+            log_norm = torch.logsumexp(logits, dim=1, keepdim=True)  # (c, 1)
+            # -log p(gold) smoothed: (1-s) * (lse - x_gold) + s * (lse - mean_v x_v)
+            loss = log_norm.squeeze(1) - (1 - smoothing) * logits.gather(1, gold).squeeze(1) \
+                - (smoothing / vocab) * logits.sum(1)
+            total += loss.sum()
+            if need_grad:
+                # d loss / d logits = softmax - (1-s) * onehot(gold) - s/V, built in place.
+                grad = logits.sub_(log_norm).exp_().sub_(smoothing / vocab)
+                grad.scatter_add_(1, gold, torch.full(gold.shape, smoothing - 1.0, dtype=grad.dtype, device=grad.device))
+                grad_hidden[start:start + chunk] = grad.to(hidden.dtype) @ weight
+                grad_weight.addmm_(grad.t(), rows.to(accumulate))
+        ctx.save_for_backward(grad_hidden, grad_weight)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return (grad_hidden * grad_output.to(grad_hidden.dtype), (grad_weight * grad_output).to(ctx.weight_dtype),
+                None, None, None)
+
+
+def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                         label_smoothing: float = 0.0, chunk: int = 1024) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy of softmax(hidden @ weight.T) against targets.
+
+    hidden (N, D), weight (V, D), targets (N,) -> scalar sum over the N rows.
+    """
+    return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk)

@@ -1,0 +1,238 @@
+"""Seq2SeqTransformer: a pre-LayerNorm encoder-decoder with tied embeddings.
+
+encode / decode (optionally incremental, with a key/value cache) / logits. No loss, no search here.
+Shapes: B batch, S source length, T target length, D width, H heads, E = D / H per-head width.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    d_model: int = 256
+    heads: int = 4
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    ff_dim: int = 1024
+    dropout: float = 0.1
+    pad_id: int = 0
+    bos_id: int = 2
+    eos_id: int = 3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sinusoidal_positions(length: int, dim: int, offset: int = 0) -> torch.Tensor:
+    """(length, dim) fixed position encodings of Vaswani et al. (2017), positions offset..offset+length-1."""
+    position = torch.arange(offset, offset + length, dtype=torch.float32).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency)
+    return table
+
+
+@dataclass
+class Encoded:
+    memory: torch.Tensor  # (B, S, D) encoder output
+    source_mask: torch.Tensor  # (B, 1, 1, S) True where a source position is a real token
+
+    def select(self, rows: torch.Tensor) -> "Encoded":
+        return Encoded(self.memory.index_select(0, rows), self.source_mask.index_select(0, rows))
+
+
+@dataclass
+class LayerCache:
+    self_keys: Optional[torch.Tensor] = None  # (B, H, t, E) keys of the steps decoded so far
+    self_values: Optional[torch.Tensor] = None
+    cross_keys: Optional[torch.Tensor] = None  # (B, H, S, E) encoder keys, computed once per sentence
+    cross_values: Optional[torch.Tensor] = None
+
+
+@dataclass
+class DecoderCache:
+    """Per-layer keys/values of an incremental decode; `length` is how many target steps it holds."""
+
+    layers: list[LayerCache] = field(default_factory=list)
+    length: int = 0
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep (and reorder to) the given batch rows: finished sentences leave, beams get reordered."""
+        for layer in self.layers:
+            for name in ("self_keys", "self_values", "cross_keys", "cross_values"):
+                tensor = getattr(layer, name)
+                if tensor is not None:
+                    setattr(layer, name, tensor.index_select(0, rows))
+
+
+def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    batch, length, width = x.shape  # (B, T, D) -> (B, H, T, E)
+    return x.view(batch, length, heads, width // heads).transpose(1, 2)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    batch, heads, length, per_head = x.shape  # (B, H, T, E) -> (B, T, D)
+    return x.transpose(1, 2).reshape(batch, length, heads * per_head)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None, causal: bool = False,
+                cache: Optional[LayerCache] = None) -> torch.Tensor:
+        query, key, value = (_split_heads(part, self.heads) for part in self.qkv(x).chunk(3, dim=-1))
+        if cache is not None:
+            if cache.self_keys is not None:
+                key = torch.cat([cache.self_keys, key], dim=2)
+                value = torch.cat([cache.self_values, value], dim=2)
+            cache.self_keys, cache.self_values = key, value
+            # New positions may see every cached (earlier) position; causality within the new block
+            # only matters when it holds more than one position.
+            causal = causal and query.size(2) > 1
+            assert not causal or key.size(2) == query.size(2), "a multi-position step needs an empty cache"
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=causal,
+                                                  dropout_p=self.dropout if self.training else 0.0)
+        return self.out(_merge_heads(attended))
+
+
+class CrossAttention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.query = nn.Linear(d_model, d_model)
+        self.key_value = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None) -> torch.Tensor:
+        if cache is not None and cache.cross_keys is not None:
+            key, value = cache.cross_keys, cache.cross_values
+        else:
+            key, value = (_split_heads(p, self.heads) for p in self.key_value(encoded.memory).chunk(2, dim=-1))
+            if cache is not None:
+                cache.cross_keys, cache.cross_values = key, value
+        query = _split_heads(self.query(x), self.heads)
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=encoded.source_mask,
+                                                  dropout_p=self.dropout if self.training else 0.0)
+        return self.out(_merge_heads(attended))
+
+
+class FeedForward(nn.Sequential):
+    # No dropout on the wide inner activation (fairseq's activation_dropout=0 default): on CPU its
+    # random mask costs more than the layer's matmuls are worth; the residual dropout remains.
+    def __init__(self, d_model: int, ff_dim: int):
+        super().__init__(nn.Linear(d_model, ff_dim), nn.ReLU(), nn.Linear(ff_dim, d_model))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(config.d_model)
+        self.attention = SelfAttention(config.d_model, config.heads, config.dropout)
+        self.ff_norm = nn.LayerNorm(config.d_model)
+        self.ff = FeedForward(config.d_model, config.ff_dim)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.dropout(self.attention(self.attention_norm(x), mask=mask))
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.self_norm = nn.LayerNorm(config.d_model)
+        self.self_attention = SelfAttention(config.d_model, config.heads, config.dropout)
+        self.cross_norm = nn.LayerNorm(config.d_model)
+        self.cross_attention = CrossAttention(config.d_model, config.heads, config.dropout)
+        self.ff_norm = nn.LayerNorm(config.d_model)
+        self.ff = FeedForward(config.d_model, config.ff_dim)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None) -> torch.Tensor:
+        x = x + self.dropout(self.self_attention(self.self_norm(x), causal=True, cache=cache))
+        x = x + self.dropout(self.cross_attention(self.cross_norm(x), encoded, cache=cache))
+        return x + self.dropout(self.ff(self.ff_norm(x)))
+
+
+class Seq2SeqTransformer(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        # One embedding matrix serves the encoder input, decoder input and output projection.
+        self.embedding = nn.Embedding(config.vocab_size, config.d_model, padding_idx=config.pad_id)
+        self.encoder_layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
+        self.decoder_layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
+        self.encoder_norm = nn.LayerNorm(config.d_model)
+        self.decoder_norm = nn.LayerNorm(config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        self.scale = math.sqrt(config.d_model)
+        self.register_buffer("positions", sinusoidal_positions(512, config.d_model), persistent=False)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for name, parameter in self.named_parameters():
+            if parameter.dim() > 1 and name != "embedding.weight":
+                nn.init.xavier_uniform_(parameter)
+            elif name.endswith("bias"):
+                nn.init.zeros_(parameter)
+        # Scaled by sqrt(D) on input, so the embedded tokens start with unit variance.
+        nn.init.normal_(self.embedding.weight, std=self.config.d_model ** -0.5)
+        with torch.no_grad():
+            self.embedding.weight[self.config.pad_id].zero_()
+
+    def _embed(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        length = tokens.size(1)
+        if offset + length > self.positions.size(0):
+            self.positions = sinusoidal_positions(2 * (offset + length), self.config.d_model).to(self.positions)
+        positions = self.positions[offset:offset + length]
+        return self.dropout(self.embedding(tokens) * self.scale + positions)  # (B, T, D)
+
+    def encode(self, source: torch.Tensor) -> Encoded:
+        """source (B, S) ids, right-padded -> encoder states and the source padding mask."""
+        mask = (source != self.config.pad_id)[:, None, None, :]  # (B, 1, 1, S)
+        x = self._embed(source)
+        for layer in self.encoder_layers:
+            x = layer(x, mask)
+        return Encoded(self.encoder_norm(x), mask)
+
+    def new_cache(self) -> DecoderCache:
+        return DecoderCache([LayerCache() for _ in self.decoder_layers])
+
+    def decode(self, target_in: torch.Tensor, encoded: Encoded, cache: Optional[DecoderCache] = None) -> torch.Tensor:
+        """Decoder states (B, T, D).
+
+        Without a cache: the whole (shifted-right) target at once under a causal mask (teacher forcing).
+        With a cache: `target_in` holds only the newest step(s), which attend over the cached steps.
+        """
+        offset = cache.length if cache is not None else 0
+        x = self._embed(target_in, offset)
+        for index, layer in enumerate(self.decoder_layers):
+            x = layer(x, encoded, cache.layers[index] if cache is not None else None)
+        if cache is not None:
+            cache.length += target_in.size(1)
+        return self.decoder_norm(x)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (..., V) through the tied embedding."""
+        return F.linear(hidden, self.embedding.weight)
+
+    def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoder states (B, T, D) for the whole shifted-right target in one pass.
+
+        Returns states, not logits, so the loss can project only the real (non-pad) positions.
+        """
+        return self.decode(target_in, self.encode(source))

@@ -1,0 +1,141 @@
+"""Greedy and beam search over Seq2SeqTransformer.encode/decode, one token per step with a KV cache.
+
+Both search a batch of sentences at once and drop sentences from the batch as they finish. Output
+lengths are bounded per sentence: at step `max_lengths[i]` only end-of-sentence may follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from translate_cli.core.model import Seq2SeqTransformer
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # generated ids, without BOS and EOS
+    score: float  # sum of token log-probabilities, EOS included
+    normalized: float  # the score that ranks hypotheses (length-penalised for beam search)
+
+
+def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded, cache,
+                    at_limit: torch.Tensor) -> torch.Tensor:
+    """(N, V) log-probabilities of the next token; rows at their length limit may only end."""
+    hidden = model.decode(last_tokens, encoded, cache)[:, -1]  # (N, D)
+    log_probs = torch.log_softmax(model.logits(hidden).float(), dim=-1)
+    log_probs[:, model.config.pad_id] = float("-inf")
+    log_probs[:, model.config.bos_id] = float("-inf")
+    if bool(at_limit.any()):
+        eos_column = log_probs[at_limit, model.config.eos_id].clone()
+        log_probs[at_limit] = float("-inf")
+        log_probs[at_limit, model.config.eos_id] = eos_column
+    return log_probs
+
+
+@torch.inference_mode()
+def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor) -> list[Hypothesis]:
+    """The most probable token at every step. source (B, S); max_lengths (B,) output tokens allowed."""
+    config = model.config
+    count = source.size(0)
+    encoded = model.encode(source)
+    cache = model.new_cache()
+    sentence = torch.arange(count)  # original index of each active row
+    last = torch.full((count, 1), config.bos_id, dtype=torch.long, device=source.device)
+    outputs: list[list[int]] = [[] for _ in range(count)]
+    scores = [0.0] * count
+    step = 0
+    while sentence.numel():
+        at_limit = max_lengths.index_select(0, sentence) <= step
+        log_probs = _step_log_probs(model, last, encoded, cache, at_limit.to(source.device))
+        best_score, best = log_probs.max(dim=-1)
+        finished = (best == config.eos_id).cpu()
+        for row, (index, token, score) in enumerate(zip(sentence.tolist(), best.tolist(), best_score.tolist())):
+            scores[index] += score
+            if not finished[row]:
+                outputs[index].append(token)
+        keep = (~finished).nonzero().squeeze(1)
+        if keep.numel() < sentence.numel():
+            sentence = sentence.index_select(0, keep)
+            keep = keep.to(source.device)
+            encoded = encoded.select(keep)
+            cache.select(keep)
+            best = best.index_select(0, keep)
+        last = best.unsqueeze(1)
+        step += 1
+    return [Hypothesis(tokens, score, score) for tokens, score in zip(outputs, scores)]
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14)."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+@torch.inference_mode()
+def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor, beam_size: int,
+                alpha: float = 0.6, nbest: int = 1) -> list[list[Hypothesis]]:
+    """Batched beam search: B sentences x K beams per step; finished sentences leave the batch.
+
+    Per step each sentence takes its top 2K extensions: end-of-sentence ones ranked within the top K
+    become finished hypotheses, the best K others continue. A sentence stops once it has K finished
+    hypotheses or reaches its length limit. Returns the `nbest` best per sentence, best first.
+    """
+    config, device = model.config, source.device
+    count, beams = source.size(0), beam_size
+    rows = torch.arange(count, device=device).repeat_interleave(beams)
+    encoded = model.encode(source).select(rows)  # (B*K, S, D)
+    cache = model.new_cache()
+    sentence = torch.arange(count)  # original index of each active sentence
+    prefixes = torch.full((count * beams, 1), config.bos_id, dtype=torch.long, device=device)
+    beam_scores = torch.full((count, beams), float("-inf"), device=device)
+    beam_scores[:, 0] = 0.0  # all beams start identical: only the first may expand at step 0
+    finished: list[list[Hypothesis]] = [[] for _ in range(count)]
+    step = 0
+    while sentence.numel():
+        active = sentence.numel()
+        at_limit = (max_lengths.index_select(0, sentence) <= step).to(device)
+        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit.repeat_interleave(beams))
+        vocab = log_probs.size(1)
+        candidates = (beam_scores.view(-1, 1) + log_probs).view(active, beams * vocab)
+        top_scores, top_ids = candidates.topk(min(2 * beams, beams * vocab), dim=1)  # (n, 2K)
+        origin, token = top_ids // vocab, top_ids % vocab
+        is_eos = token == config.eos_id
+        _collect_finished(finished, sentence, prefixes, top_scores, origin, is_eos, beams, alpha)
+
+        done = torch.tensor([len(finished[i]) >= beams for i in sentence.tolist()]) | at_limit.cpu()
+        # The best K extensions that do not end the sentence continue as the next beams.
+        continuing = (~is_eos) & ((~is_eos).cumsum(dim=1) <= beams)
+        next_scores = top_scores[continuing].view(active, beams)
+        next_origin = origin[continuing].view(active, beams)
+        next_token = token[continuing].view(active, beams)
+
+        keep = (~done).nonzero().squeeze(1)
+        if not keep.numel():
+            break
+        keep_dev = keep.to(device)
+        parent_rows = (keep_dev.unsqueeze(1) * beams + next_origin.index_select(0, keep_dev)).view(-1)
+        prefixes = torch.cat([prefixes.index_select(0, parent_rows),
+                              next_token.index_select(0, keep_dev).view(-1, 1)], dim=1)
+        beam_scores = next_scores.index_select(0, keep_dev)
+        encoded = encoded.select(parent_rows)
+        cache.select(parent_rows)
+        sentence = sentence.index_select(0, keep)
+        step += 1
+    return [sorted(hyps, key=lambda h: h.normalized, reverse=True)[:nbest] for hyps in finished]
+
+
+def _collect_finished(finished: list[list[Hypothesis]], sentence: torch.Tensor, prefixes: torch.Tensor,
+                      top_scores: torch.Tensor, origin: torch.Tensor, is_eos: torch.Tensor, beams: int,
+                      alpha: float) -> None:
+    """Move end-of-sentence candidates ranked within the top K into their sentence's finished list."""
+    ranked = is_eos[:, :beams] & torch.isfinite(top_scores[:, :beams])
+    if not bool(ranked.any()):
+        return
+    for row, column in ranked.nonzero().tolist():
+        hyps = finished[int(sentence[row])]
+        if len(hyps) >= beams:
+            continue
+        tokens = prefixes[row * beams + int(origin[row, column]), 1:].tolist()
+        score = float(top_scores[row, column])
+        hyps.append(Hypothesis(tokens, score, score / length_penalty(len(tokens) + 1, alpha)))

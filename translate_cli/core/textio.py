@@ -1,0 +1,100 @@
+"""Reading line-aligned text files strictly: lines end at LF only, every problem names file and line.
+
+A UTF-8 byte-order mark and CRLF line ends are accepted and removed. Invalid UTF-8 is an error (or,
+with on_bad_utf8="replace", replaced by U+FFFD and counted); NUL bytes and empty files are errors.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator
+
+from translate_cli.errors import DataError
+
+
+@dataclass
+class ReadStats:
+    lines: int = 0
+    replaced_lines: int = 0  # lines whose invalid UTF-8 bytes were replaced
+
+
+def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: ReadStats) -> str:
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b"\x00" in raw:
+        raise DataError(f"{where}:{number}: contains a NUL byte; this looks like a binary file, "
+                        f"not UTF-8 text with one sentence per line")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if on_bad_utf8 == "replace":
+            stats.replaced_lines += 1
+            return raw.decode("utf-8", errors="replace")
+        raise DataError(f"{where}:{number}: invalid UTF-8 at byte {exc.start + 1} of the line; fix the file "
+                        f"or pass --on-bad-utf8 replace to replace bad bytes") from None
+
+
+def iter_stream(stream: BinaryIO, where: str, on_bad_utf8: str = "error",
+                stats: ReadStats | None = None) -> Iterator[str]:
+    """Decoded lines of a binary stream (a file or stdin)."""
+    stats = stats if stats is not None else ReadStats()
+    for number, raw in enumerate(stream, start=1):
+        stats.lines = number
+        yield decode_line(raw, where, number, on_bad_utf8, stats)
+
+
+def iter_file(path: Path, on_bad_utf8: str = "error", stats: ReadStats | None = None,
+              allow_empty: bool = False) -> Iterator[str]:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path (and data_root in the config)")
+    if not allow_empty and path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty; a corpus needs at least one line")
+    with open(path, "rb") as handle:
+        yield from iter_stream(handle, str(path), on_bad_utf8, stats)
+
+
+def iter_pairs(source: Path, target: Path, on_bad_utf8: str = "error",
+               stats: tuple[ReadStats, ReadStats] | None = None) -> Iterator[tuple[str, str]]:
+    """Aligned (source, target) lines; different line counts stop with an error naming both files."""
+    stats = stats or (ReadStats(), ReadStats())
+    missing = object()
+    pairs = zip_longest(iter_file(source, on_bad_utf8, stats[0]), iter_file(target, on_bad_utf8, stats[1]),
+                        fillvalue=missing)
+    for number, (source_line, target_line) in enumerate(pairs, start=1):
+        if source_line is missing or target_line is missing:
+            short, long_ = (source, target) if source_line is missing else (target, source)
+            total = number + sum(1 for _ in pairs)
+            raise DataError(f"{short}: has {number - 1} lines but {long_} has {total}; the two sides of a "
+                            f"corpus must be line-aligned (line {number} has no partner)")
+        yield source_line, target_line
+
+
+def read_lines(path: Path, on_bad_utf8: str = "error") -> list[str]:
+    return list(iter_file(path, on_bad_utf8))
+
+
+def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
+    """Write one line per item (LF), via a temporary file that replaces `path` only when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

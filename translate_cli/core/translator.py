@@ -1,0 +1,157 @@
+"""Lines in, lines out: normalise, encode, batch by length, search, decode, restore input order.
+
+Exactly one output for every input line, in order. An empty (or whitespace-only) line gives an empty
+output without touching the model; a line longer than the model's source limit is split into pieces
+that fit, translated, and joined again (and counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from translate_cli.core.checkpoint import LoadedModel
+from translate_cli.core.search import Hypothesis, beam_search, greedy_search
+from translate_cli.core.text import normalize
+from translate_cli.core.tokenizer import EOS_ID, lang_tag
+from translate_cli.errors import TcliError
+
+NO_SPACE_LANGS = {"ja", "zh", "th"}
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 5
+    length_penalty: float = 0.6
+    max_len_a: float = 1.5
+    max_len_b: int = 10
+    batch_tokens: int = 6000  # source tokens x beams per batch
+    nbest: int = 1
+
+
+@dataclass
+class TranslationStats:
+    lines: int = 0
+    empty: int = 0
+    split_lines: int = 0  # inputs longer than the model's limit, translated in pieces
+    source_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class Translation:
+    text: str
+    score: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)  # n-best, best first
+
+
+def resolve_lang(loaded: LoadedModel, lang: str | None) -> str:
+    """The target language to produce; a single-target model needs none."""
+    known = loaded.info.target_langs
+    if lang is None:
+        if len(known) == 1:
+            return known[0]
+        raise TcliError(f"{loaded.path}: this model translates into {', '.join(known)}; choose one with --to")
+    if lang not in known:
+        raise TcliError(f"{loaded.path}: the model was not trained to translate into '{lang}'; "
+                        f"it knows: {', '.join(known)}")
+    return lang
+
+
+class Translator:
+    def __init__(self, loaded: LoadedModel, lang: str | None = None):
+        self.loaded = loaded
+        self.model, self.tokenizer, self.info = loaded.model, loaded.tokenizer, loaded.info
+        self.lang = resolve_lang(loaded, lang)
+        self.prefix = [self.tokenizer.token_id(lang_tag(self.lang))] if self.info.uses_lang_tags else []
+        self.source_rules = self.info.normalize[self.info.source_lang]
+        self.joiner = "" if self.lang in NO_SPACE_LANGS else " "
+        # Room for the language tag and EOS.
+        self.piece_limit = self.info.max_source_tokens - len(self.prefix) - 1
+
+    def encode(self, line: str) -> list[list[int]]:
+        """One source line -> model inputs (one per piece; none for an empty line)."""
+        text = normalize(line, self.source_rules)
+        if not text:
+            return []
+        ids = self.tokenizer.encode(text)
+        return [self.prefix + chunk for chunk in self._split(ids)]
+
+    def _split(self, ids: list[int]) -> list[list[int]]:
+        """Cut at word starts (pieces beginning with '▁') where possible, never above the limit."""
+        limit = self.piece_limit
+        if len(ids) <= limit:
+            return [ids]
+        pieces = self.tokenizer.pieces(ids)
+        chunks, start = [], 0
+        while len(ids) - start > limit:
+            cut = next((p for p in range(start + limit, start + limit // 2, -1) if pieces[p].startswith("▁")),
+                       start + limit)
+            chunks.append(ids[start:cut])
+            start = cut
+        chunks.append(ids[start:])
+        return chunks
+
+    @torch.inference_mode()
+    def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
+        stats = stats if stats is not None else TranslationStats()
+        encoded = [self.encode(line) for line in lines]
+        flat = [(line_index, ids) for line_index, pieces in enumerate(encoded) for ids in pieces]
+        results = self.search([ids for _, ids in flat], options)
+        per_line: list[list[list[Hypothesis]]] = [[] for _ in lines]
+        for (line_index, _), hyps in zip(flat, results):
+            per_line[line_index].append(hyps)
+        stats.lines += len(lines)
+        stats.empty += sum(1 for pieces in encoded if not pieces)
+        stats.split_lines += sum(1 for pieces in encoded if len(pieces) > 1)
+        stats.source_tokens += sum(len(ids) for _, ids in flat)
+        stats.output_tokens += sum(len(hyps[0].tokens) for hyps in results)
+        return [self._join(pieces) for pieces in per_line]
+
+    def _join(self, pieces: list[list[Hypothesis]]) -> Translation:
+        if not pieces:
+            return Translation("", 0.0)
+        text = self.joiner.join(self.tokenizer.decode(hyps[0].tokens) for hyps in pieces)
+        score = sum(hyps[0].score for hyps in pieces)
+        alternatives = []
+        if len(pieces) == 1:
+            alternatives = [(self.tokenizer.decode(h.tokens), h.normalized) for h in pieces[0]]
+        return Translation(text, score, alternatives)
+
+    def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
+        """Search every source (ids without EOS), batched by length; results in input order."""
+        device = next(self.model.parameters()).device
+        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+        results: list[list[Hypothesis]] = [[] for _ in sources]
+        for batch in _length_batches(order, sources, options.batch_tokens // max(1, options.beam_size)):
+            width = max(len(sources[i]) for i in batch) + 1
+            source = torch.full((len(batch), width), self.model.config.pad_id, dtype=torch.long)
+            for row, index in enumerate(batch):
+                source[row, :len(sources[index]) + 1] = torch.tensor(sources[index] + [EOS_ID])
+            lengths = torch.tensor([len(sources[i]) for i in batch])
+            max_lengths = (lengths * options.max_len_a).long() + options.max_len_b
+            source = source.to(device)
+            if options.beam_size == 1 and options.nbest == 1:
+                found = [[h] for h in greedy_search(self.model, source, max_lengths)]
+            else:
+                found = beam_search(self.model, source, max_lengths, options.beam_size,
+                                    options.length_penalty, nbest=options.nbest)
+            for index, hyps in zip(batch, found):
+                results[index] = hyps
+        return results
+
+
+def _length_batches(order: list[int], sources: list[list[int]], budget: int) -> list[list[int]]:
+    """Consecutive runs of the length-sorted order whose padded size fits the budget."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        width = len(sources[index]) + 1  # sorted ascending: the newest is the longest
+        if current and width * (len(current) + 1) > budget:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches

@@ -1,0 +1,68 @@
+"""A run directory's trainer state: the lock against two trainings at once, and `last` resume files."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from translate_cli.core.checkpoint import WEIGHTS, read_info
+from translate_cli.core.model import ModelConfig
+from translate_cli.errors import CheckpointError, TcliError
+
+TRAINER_STATE, OPTIMIZER = "trainer_state.json", "optimizer.pt"
+
+
+class RunLock:
+    """An exclusive lock on `work_dir/.lock`, held while training; a second trainer is refused."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+        self.handle = None
+
+    def __enter__(self) -> "RunLock":
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            raise TcliError(f"{self.path.parent}: in use by a running training ({holder}); wait for it to "
+                            f"finish or choose another work_dir=...") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def save_trainer_files(folder: Path, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    torch.save(optimizer.state_dict(), folder / OPTIMIZER)
+    (folder / TRAINER_STATE).write_text(json.dumps(state), encoding="utf-8")
+
+
+def load_last(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+              expected: ModelConfig) -> dict:
+    """Restore weights and optimizer from `last`; returns the trainer state. Nothing is unpickled."""
+    if not (folder / TRAINER_STATE).is_file():
+        raise CheckpointError(f"{folder}: no resumable checkpoint ({TRAINER_STATE} missing); "
+                              f"train without --resume to start a new run")
+    info = read_info(folder)
+    if info.model != expected:
+        raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config now asks "
+                              f"for {expected.to_dict()}; resume with the original config")
+    try:
+        model.load_state_dict(load_file(str(folder / WEIGHTS)))
+        optimizer.load_state_dict(torch.load(folder / OPTIMIZER, weights_only=True, map_location="cpu"))
+        return json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+    except Exception as exc:  # any corrupt file: one clear line, never a traceback
+        raise CheckpointError(f"{folder}: cannot resume ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None

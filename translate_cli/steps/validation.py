@@ -1,0 +1,73 @@
+"""Periodic validation during training: dev loss, and dev BLEU/chrF from greedy decoding."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from translate_cli.core import metrics, textio
+from translate_cli.core.checkpoint import LoadedModel
+from translate_cli.core.data import Batch, ParallelCorpus, collate, token_budget_batches
+from translate_cli.core.training import loss_sum
+from translate_cli.core.translator import DecodeOptions, Translator
+
+
+@torch.inference_mode()
+def dev_loss(model: torch.nn.Module, corpus: ParallelCorpus, batch_tokens: int, device: torch.device) -> float:
+    """Mean cross-entropy per target token (no label smoothing) over the whole dev split."""
+    if not len(corpus):
+        return float("nan")
+    total, tokens = 0.0, 0
+    batches = token_budget_batches(corpus.source.lengths(), corpus.target.lengths(), batch_tokens, 0, 0, shuffle=False)
+    for indices in batches:
+        batch = collate(corpus, indices)
+        batch = Batch(batch.source.to(device), batch.target_in.to(device), batch.target_out.to(device),
+                      batch.target_tokens)
+        total += float(loss_sum(model, batch, label_smoothing=0.0))
+        tokens += batch.target_tokens
+    return total / tokens
+
+
+def dev_scores(loaded: LoadedModel, data_dir: Path, max_sentences: int, batch_tokens: int) -> dict[str, float]:
+    """Greedy translations of the first `max_sentences` dev lines of every target language, scored."""
+    results: dict[str, float] = {}
+    if max_sentences <= 0:
+        return results
+    bleus, chrfs = [], []
+    for lang in loaded.info.target_langs:
+        source_path = data_dir / f"dev.{lang}.src.txt"
+        if not source_path.is_file():
+            continue
+        sources = textio.read_lines(source_path)[:max_sentences]
+        references = textio.read_lines(data_dir / f"dev.{lang}.ref.txt")[:max_sentences]
+        translator = Translator(loaded, lang)
+        options = DecodeOptions(beam_size=1, batch_tokens=batch_tokens)
+        hypotheses = [t.text for t in translator.translate(sources, options)]
+        scores = metrics.score(hypotheses, references, lang)
+        results[f"bleu_{lang}"], results[f"chrf_{lang}"] = scores.bleu, scores.chrf
+        bleus.append(scores.bleu)
+        chrfs.append(scores.chrf)
+    if bleus:
+        results["bleu"] = round(sum(bleus) / len(bleus), 2)
+        results["chrf"] = round(sum(chrfs) / len(chrfs), 2)
+    return results
+
+
+def validate(loaded: LoadedModel, dev: ParallelCorpus | None, data_dir: Path, max_sentences: int,
+             batch_tokens: int) -> dict[str, float]:
+    model = loaded.model
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        result: dict[str, float] = {}
+        if dev is not None and len(dev):
+            loss = dev_loss(model, dev, batch_tokens, device)
+            result["dev_loss"] = round(loss, 4)
+            result["dev_ppl"] = round(math.exp(min(loss, 50.0)), 2)
+        result.update(dev_scores(loaded, data_dir, max_sentences, batch_tokens))
+        return result
+    finally:
+        model.train(was_training)
