@@ -1,0 +1,118 @@
+"""End to end through the CLI on a slice of the real tanaka50k corpus: prepare, train, translate, evaluate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SLICE = {"train": 6000, "dev": 100, "test": 200}
+
+
+def tcli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=cwd, input=stdin, text=True,
+                          capture_output=True, timeout=900)
+
+
+def make_slice(shared_data: Path, root: Path) -> None:
+    folder = root / "tanaka"
+    folder.mkdir(parents=True)
+    for split, count in SLICE.items():
+        for lang in ("en", "ja"):
+            lines = (shared_data / "en-ja" / "tanaka50k" / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
+            (folder / f"{split}.{lang}").write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
+
+
+CONFIG = """\
+# e2e test config: tcli prepare c.yaml; tcli train c.yaml
+name: e2e
+target_langs: [ja]
+data_root: data
+data:
+  train: [{prefix: tanaka/train}]
+  dev: [{prefix: tanaka/dev}]
+  test: [{prefix: tanaka/test}]
+normalize:
+  en: {lowercase: true}
+  ja: {unicode_form: NFC}
+clean: {max_length_ratio: 6.0}
+vocab: {size: 2000, character_coverage: 0.995}
+model: {d_model: 128, heads: 4, encoder_layers: 2, decoder_layers: 2, ff_dim: 256, dropout: 0.1}
+train: {max_steps: 700, batch_tokens: 1500, lr: 0.002, warmup_steps: 100, threads: 2, log_every: 50,
+        eval_every: 350, eval_sentences: 50, max_minutes: 3}
+decode: {beam_size: 3, length_penalty: 0.6}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, request):
+    shared_data = request.getfixturevalue("shared_data")
+    root = tmp_path_factory.mktemp("e2e")
+    make_slice(shared_data, root / "data")
+    (root / "c.yaml").write_text(CONFIG, encoding="utf-8")
+    prepared = tcli("prepare", "c.yaml", cwd=root)
+    assert prepared.returncode == 0, prepared.stderr
+    assert "6,000" in prepared.stdout  # the cleaning table accounts for every training pair read
+    again = tcli("prepare", "c.yaml", cwd=root)
+    assert again.returncode == 0 and "reusing" in again.stderr
+    result = tcli("train", "c.yaml", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_run_directory_is_complete_and_self_contained(trained):
+    run = trained / "runs" / "e2e"
+    assert (run / "config.yaml").is_file()
+    entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "train" for e in entries) and any(e["type"] == "dev" for e in entries)
+    dev = [e for e in entries if e["type"] == "dev"]
+    assert all("bleu" in e and "chrf" in e and "dev_loss" in e for e in dev)
+    for name in ("best", "last"):
+        assert {p.name for p in (run / name).iterdir()} >= {"model.json", "model.safetensors", "spm.model"}
+    assert not list((run / "best").glob("*.pt"))  # the shipped model has no pickle at all
+
+
+def test_translate_is_a_line_preserving_filter(trained, shared_data):
+    lines = ["I like tennis.", "", "   ", "Where is the station?", "He is my friend."]
+    result = tcli("translate", "runs/e2e/best", cwd=trained, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    outputs = result.stdout.split("\n")[:-1]
+    assert len(outputs) == len(lines)
+    assert outputs[1] == "" and outputs[2] == ""
+    assert all(outputs[i] for i in (0, 3, 4))
+
+
+def test_translate_and_evaluate_files_beat_an_untrained_model(trained):
+    data = trained / "data" / "tanaka"
+    result = tcli("translate", "runs/e2e/best", str(data / "test.en"), "-o", "hyp.ja", cwd=trained)
+    assert result.returncode == 0, result.stderr
+    hyp_lines = (trained / "hyp.ja").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(hyp_lines) == SLICE["test"]
+
+    scored = tcli("evaluate", "--hyp", "hyp.ja", "--ref", str(data / "test.ja"), "--to", "ja", "--json", "r.json",
+                  cwd=trained)
+    assert scored.returncode == 0, scored.stderr
+    report = json.loads((trained / "r.json").read_text())
+    assert "ja-mecab" in report["bleu_signature"]
+
+    # The floor: a model after one update (effectively untrained) scores below it; the trained one above.
+    untrained = tcli("train", "c.yaml", "work_dir=runs/untrained", "train.max_steps=1", "train.eval_sentences=0",
+                     cwd=trained)
+    assert untrained.returncode == 0, untrained.stderr
+    base = tcli("evaluate", "runs/untrained/last", "--src", str(data / "test.en"), "--ref", str(data / "test.ja"),
+                "--json", "u.json", cwd=trained)
+    assert base.returncode == 0, base.stderr
+    floor_bleu, floor_chrf = 3.0, 12.0
+    baseline = json.loads((trained / "u.json").read_text())
+    assert baseline["bleu"] < floor_bleu and baseline["chrf"] < floor_chrf
+    assert report["bleu"] > floor_bleu and report["chrf"] > floor_chrf, report
+
+    gate = tcli("evaluate", "--hyp", "hyp.ja", "--ref", str(data / "test.ja"), "--to", "ja", "--min-bleu", "99",
+                cwd=trained)
+    assert gate.returncode == 1 and "below threshold" in gate.stderr
+    passed = tcli("evaluate", "runs/e2e/best", "--src", str(data / "test.en"), "--ref", str(data / "test.ja"),
+                  "--min-bleu", str(floor_bleu), "--min-chrf", str(floor_chrf), "-b", "1", cwd=trained)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
