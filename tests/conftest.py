@@ -22,8 +22,84 @@ def tiny_model(vocab_size: int = 40, seed: int = 0, **overrides) -> Seq2SeqTrans
     return Seq2SeqTransformer(ModelConfig(**settings)).eval()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "en-ja" / "tanaka50k" / "train.en").is_file():
         pytest.fail(f"real corpora not found at {SHARED_DATA}; set TCLI_SHARED_DATA")
     return SHARED_DATA
+
+
+def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Path:
+    """An untrained but complete model directory (SentencePiece on the sample corpus, random weights)."""
+    from translate_cli.core.checkpoint import ModelInfo, save_model
+    from translate_cli.core.text import Normalization
+    from translate_cli.core.tokenizer import Tokenizer, lang_tag, train_sentencepiece
+
+    sample = REPO / "data" / "sample"
+    sentences = [line for lang in ["en", *target_langs] if (sample / f"train.{lang}").is_file()
+                 for line in (sample / f"train.{lang}").read_text(encoding="utf-8").splitlines()]
+    folder.mkdir(parents=True, exist_ok=True)
+    spm_path = folder / "source.spm"
+    symbols = [lang_tag(lang) for lang in target_langs] if len(target_langs) > 1 else []
+    train_sentencepiece(sentences, spm_path, 2000, "unigram", 0.9995, 100000, symbols)
+    vocab = Tokenizer(spm_path).vocab_size
+    model = tiny_model(vocab_size=vocab, seed=seed)
+    info = ModelInfo(model=model.config, source_lang="en", target_langs=target_langs,
+                     normalize={lang: Normalization() for lang in ["en", *target_langs]},
+                     decode={"beam_size": 2, "max_len_a": 1.0, "max_len_b": 5}, max_source_tokens=64)
+    save_model(folder / "model", info, model, spm_path)
+    return folder / "model"
+
+
+@pytest.fixture(scope="session")
+def multi_model_dir(tmp_path_factory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("multi"), ["hi", "ja"])
+
+
+@pytest.fixture(scope="session")
+def single_model_dir(tmp_path_factory) -> Path:
+    return build_model_dir(tmp_path_factory.mktemp("single"), ["ja"])
+
+
+def run_cli(*args: str, stdin: str | None = None):
+    """Run tcli in-process; returns typer's Result (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from translate_cli.cli import app
+
+    return CliRunner().invoke(app, list(args), input=stdin)
+
+
+TINY_CONFIG = """\
+# tiny test config: tcli prepare c.yaml; tcli train c.yaml
+name: tiny
+target_langs: [ja]
+data_root: {data_root}
+data:
+  train: [{{prefix: train}}]
+  dev: [{{prefix: dev}}]
+normalize:
+  ja: {{unicode_form: NFC}}
+clean: {{max_length_ratio: 6.0}}
+vocab: {{size: 1600, character_coverage: 0.999}}
+model: {{d_model: 32, heads: 2, encoder_layers: 1, decoder_layers: 1, ff_dim: 64, dropout: 0.1}}
+train: {{max_steps: 40, batch_tokens: 400, lr: 0.002, warmup_steps: 10, threads: 1, log_every: 5,
+        eval_every: 10, eval_sentences: 5, best_metric: loss}}
+decode: {{beam_size: 2, max_len_b: 5, max_len_a: 0.5}}
+"""
+
+
+@pytest.fixture
+def tiny_project(tmp_path) -> Path:
+    """A folder with c.yaml (a tiny en→ja config on the sample corpus), already prepared."""
+    from translate_cli import config
+    from translate_cli.steps import prepare
+
+    (tmp_path / "c.yaml").write_text(TINY_CONFIG.format(data_root=REPO / "data" / "sample"), encoding="utf-8")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        prepare.run(config.load("c.yaml"))
+    finally:
+        os.chdir(cwd)
+    return tmp_path

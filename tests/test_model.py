@@ -103,3 +103,20 @@ def test_embeddings_are_tied():
     names = [name for name, _ in model.named_parameters()]
     assert sum("embedding" in n for n in names) == 1
     assert EOS_ID < model.config.vocab_size
+
+
+def test_beams_sharing_encoder_states_equal_expanded_copies():
+    model = tiny_model()
+    source = random_tokens(2, 6)
+    source[1, 4:] = PAD_ID
+    beams = 3
+    prefix = torch.cat([torch.full((6, 1), BOS_ID), random_tokens(6, 4, seed=9)], dim=1)  # 2 sentences x 3 beams
+    with torch.no_grad():
+        encoded = model.encode(source)
+        shared, expanded = model.new_cache(beams), model.new_cache()
+        expanded_encoded = encoded.select(torch.arange(2).repeat_interleave(beams))
+        for step in range(prefix.size(1)):
+            a = model.decode(prefix[:, step:step + 1], encoded, shared)
+            b = model.decode(prefix[:, step:step + 1], expanded_encoded, expanded)
+            assert torch.allclose(a, b, atol=1e-5), step
+        assert shared.layers[0].cross_keys.size(0) == 2 and expanded.layers[0].cross_keys.size(0) == 6

@@ -28,6 +28,20 @@ class BadUtf8(str, Enum):
     replace = "replace"
 
 
+class Backend(str, Enum):
+    native = "native"
+    ctranslate2 = "ctranslate2"
+
+
+class ExportFormat(str, Enum):
+    ctranslate2 = "ctranslate2"
+
+
+class Quantization(str, Enum):
+    none = "none"
+    int8 = "int8"
+
+
 class NbestFormat(str, Enum):
     tsv = "tsv"
     jsonl = "jsonl"
@@ -74,12 +88,16 @@ def prepare(config: Path = ConfigArg, overrides: Optional[List[str]] = Overrides
 @app.command()
 @user_errors
 def train(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
-          resume: bool = typer.Option(False, "--resume", help="continue from the run's `last` checkpoint")) -> None:
+          resume: bool = typer.Option(False, "--resume", help="continue from the run's `last` checkpoint"),
+          overwrite: bool = typer.Option(False, "--overwrite", help="start over, replacing an earlier run's "
+                                         "checkpoints and log in the same work_dir")) -> None:
     """Train a model on prepared data (run `tcli prepare` first)."""
     from translate_cli import config as config_module
     from translate_cli.steps import train as step
 
-    step.run(config_module.load(config, overrides or []), resume=resume)
+    if resume and overwrite:
+        raise TcliError("--resume continues a run and --overwrite replaces it; choose one")
+    step.run(config_module.load(config, overrides or []), resume=resume, overwrite=overwrite)
 
 
 def _decode_options(model_dir: Optional[Path], beam_size: Optional[int], length_penalty: Optional[float],
@@ -128,14 +146,18 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               nbest: int = typer.Option(1, "--nbest", min=1, help="write the N best hypotheses with scores"),
               nbest_format: NbestFormat = typer.Option(NbestFormat.tsv, help="with --nbest: tsv (line, rank, score, "
                                                        "text) or jsonl"),
-              on_bad_utf8: BadUtf8 = typer.Option(BadUtf8.error, help="error or replace invalid UTF-8 input")) -> None:
+              on_bad_utf8: BadUtf8 = typer.Option(BadUtf8.error, help="error or replace invalid UTF-8 input"),
+              backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export "
+                                              "(tcli export ... --format ctranslate2)"),
+              quantize: Quantization = typer.Option(Quantization.none, "--quantize",
+                                                    help="native backend: int8 dynamic quantization of linear layers")) -> None:
     """Translate a file or stdin, one output line per input line."""
     from translate_cli.steps import translate as step
 
     _set_threads(threads)
     options = _decode_options(model_dir, beam_size, length_penalty, max_len_a, max_len_b, batch_tokens, nbest)
     step.run(model_dir, input_path, output, to, options, on_bad_utf8.value,
-             nbest_format.value if nbest > 1 else None)
+             nbest_format.value if nbest > 1 else None, backend=backend.value, quantize=quantize.value, threads=threads)
 
 
 @app.command()
@@ -162,6 +184,23 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
     if failed:
         console.error_line("below threshold: " + ", ".join(failed))
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
+
+
+@app.command()
+@user_errors
+def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
+           output: Path = typer.Option(..., "--output", "-o", help="folder to write the exported model to"),
+           format: ExportFormat = typer.Option(ExportFormat.ctranslate2, "--format", help="export format"),
+           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export")
+           ) -> None:
+    """Export a model for another inference engine (CTranslate2)."""
+    from translate_cli import console as ui
+    from translate_cli.core.checkpoint import load_model
+    from translate_cli.core.export_ct2 import export as export_ct2
+
+    folder = export_ct2(load_model(model_dir), output, None if quantization == Quantization.none else quantization.value)
+    ui.info(f"exported {model_dir} to {folder} ({format.value}, {quantization.value}); translate with "
+            f"`tcli translate {folder} --backend ctranslate2`")
 
 
 def main() -> None:

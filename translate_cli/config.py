@@ -91,6 +91,10 @@ class TrainConfig(Section):
     eval_every: int = Field(1000, ge=1)
     eval_sentences: int = Field(300, ge=0)  # dev sentences per language decoded for BLEU/chrF; 0 = loss only
     best_metric: Literal["bleu", "chrf", "loss"] = "bleu"
+    init_from: Optional[str] = None  # a model directory whose weights start this run (same vocabulary)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 (with loss scaling) on CUDA only
+    compile: bool = False  # torch.compile the model
+    fused_optimizer: bool = True  # fused AdamW where the device supports it, else the foreach version
 
 
 class DecodeConfig(Section):

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never hard-wrapped
 out = Console(highlight=False)
 
 
@@ -55,3 +55,8 @@ def training_progress() -> Progress:
 def task_progress(label: str) -> Progress:
     return Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=console, transient=True)
+
+
+def silent_progress() -> Progress:
+    """A progress object that draws nothing (ranks other than 0 under torchrun)."""
+    return Progress(console=Console(quiet=True))

@@ -55,9 +55,10 @@ class ModelInfo:
 @dataclass
 class LoadedModel:
     info: ModelInfo
-    model: Seq2SeqTransformer
+    model: Seq2SeqTransformer | None  # None for a CTranslate2 export, which searches with `ct2`
     tokenizer: Tokenizer
     path: Path
+    ct2: object | None = None
 
 
 def sha256_file(path: Path) -> str:
@@ -76,12 +77,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _sidecars(target: Path) -> tuple[Path, Path]:
+    return target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
+
+
+def recover_dir(target: Path) -> None:
+    """Undo a swap that a crash interrupted: the previous directory comes back if the new one never landed."""
+    target = Path(target)
+    _, retired = _sidecars(target)
+    if not target.exists() and retired.is_dir():
+        try:
+            retired.rename(target)
+        except OSError:  # read-only location: leave it; loading then reports the missing directory
+            pass
+
+
 def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> None:
-    """Call fill(tmp_dir), fsync every file, then swap tmp_dir in place of `target`."""
+    """Call fill(tmp_dir), fsync every file, then swap tmp_dir in place of `target`.
+
+    A crash at any point leaves either the old or the new directory loadable (see recover_dir).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp")
-    retired = target.with_name(f".{target.name}.old")
+    recover_dir(target)
+    staging, retired = _sidecars(target)
     for leftover in (staging, retired):
         shutil.rmtree(leftover, ignore_errors=True)
     staging.mkdir()
@@ -112,6 +131,7 @@ def save_model(target: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_pat
 
 def read_info(folder: Path) -> ModelInfo:
     folder = Path(folder)
+    recover_dir(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: model directory not found; give a directory written by `tcli train` "
                               f"(for example runs/en-ja/best)")
@@ -140,19 +160,29 @@ def _check_file(folder: Path, name: str, expected: str | None) -> Path:
     return path
 
 
+def load_model_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The state dict of a model directory, checked against model.json's checksum; safetensors only."""
+    folder = Path(folder)
+    hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
+    path = _check_file(folder, WEIGHTS, hashes.get(WEIGHTS))
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a safetensors file ({str(exc).splitlines()[0][:200]}); "
+                              f"tcli loads weights only from safetensors") from None
+
+
 def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
     """Rebuild a model from its directory alone: JSON metadata, safetensors weights, SentencePiece model."""
     folder = Path(folder)
     info = read_info(folder)
     hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
-    weights_path = _check_file(folder, WEIGHTS, hashes.get(WEIGHTS))
     spm_path = _check_file(folder, SPM, hashes.get(SPM))
     model = Seq2SeqTransformer(info.model)
     try:
-        weights = load_file(str(weights_path))
-        model.load_state_dict(weights)
-    except (SafetensorError, RuntimeError, OSError) as exc:
-        raise CheckpointError(f"{weights_path}: not loadable as tcli weights ({str(exc).splitlines()[0]})") from None
+        model.load_state_dict(load_model_weights(folder))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{folder / WEIGHTS}: does not fit model.json ({str(exc).splitlines()[0]})") from None
     try:
         tokenizer = Tokenizer(spm_path)
     except (RuntimeError, OSError) as exc:

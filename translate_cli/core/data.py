@@ -7,6 +7,7 @@ memory does not grow with the corpus; the batcher holds only indices and lengths
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -31,7 +32,7 @@ class TokenArrayWriter:
     def __init__(self, path: Path, dtype: np.dtype):
         self.path, self.dtype = Path(path), dtype
         self._file = open(_with_suffix(self.path, ".bin"), "wb")
-        self._offsets = [0]
+        self._offsets = array("q", [0])  # 8 bytes per sentence, not a Python int object each
 
     def add(self, ids: list[int]) -> None:
         self._file.write(np.asarray(ids, dtype=self.dtype).tobytes())
@@ -39,7 +40,7 @@ class TokenArrayWriter:
 
     def close(self) -> int:
         self._file.close()
-        np.save(_with_suffix(self.path, ".idx.npy"), np.asarray(self._offsets, dtype=np.int64))
+        np.save(_with_suffix(self.path, ".idx.npy"), np.frombuffer(self._offsets, dtype=np.int64))
         return len(self._offsets) - 1
 
 
@@ -112,20 +113,17 @@ def token_budget_batches(source_lengths: np.ndarray, target_lengths: np.ndarray,
 def pad_sequences(sequences: Iterable[np.ndarray | list[int]], prefix: int | None = None,
                   suffix: int | None = None) -> torch.Tensor:
     """Right-padded (B, T) int64 tensor, with an optional id before and after every sequence."""
-    sequences = list(sequences)
-    extra = (prefix is not None) + (suffix is not None)
-    width = max((len(s) for s in sequences), default=0) + extra
-    batch = torch.full((len(sequences), max(width, 1)), PAD_ID, dtype=torch.long)
+    sequences = [np.asarray(ids, dtype=np.int64) for ids in sequences]
+    begin = 0 if prefix is None else 1
+    width = max((len(ids) for ids in sequences), default=0) + begin + (suffix is not None)
+    batch = np.full((len(sequences), max(width, 1)), PAD_ID, dtype=np.int64)
+    if prefix is not None:
+        batch[:, 0] = prefix
     for row, ids in enumerate(sequences):
-        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
-        begin = 0
-        if prefix is not None:
-            batch[row, 0] = prefix
-            begin = 1
         batch[row, begin:begin + len(ids)] = ids
         if suffix is not None:
             batch[row, begin + len(ids)] = suffix
-    return batch
+    return torch.from_numpy(batch)
 
 
 @dataclass

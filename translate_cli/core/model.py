@@ -61,18 +61,27 @@ class LayerCache:
 
 @dataclass
 class DecoderCache:
-    """Per-layer keys/values of an incremental decode; `length` is how many target steps it holds."""
+    """Per-layer keys/values of an incremental decode; `length` is how many target steps it holds.
+
+    With `beams` > 1 the decoder rows are sentence-major groups of `beams` hypotheses that share one
+    sentence's encoder keys/values: cross-attention keeps one copy per sentence, not one per beam.
+    """
 
     layers: list[LayerCache] = field(default_factory=list)
     length: int = 0
+    beams: int = 1
 
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep (and reorder to) the given batch rows: finished sentences leave, beams get reordered."""
+    def select(self, rows: torch.Tensor, sentences: Optional[torch.Tensor] = None) -> None:
+        """Keep (and reorder to) the given decoder rows. With beams == 1 the cross-attention rows
+        follow `rows`; with beams > 1 they follow `sentences` (None: no sentence left the batch)."""
+        if self.beams == 1:
+            sentences = rows
         for layer in self.layers:
-            for name in ("self_keys", "self_values", "cross_keys", "cross_values"):
-                tensor = getattr(layer, name)
-                if tensor is not None:
-                    setattr(layer, name, tensor.index_select(0, rows))
+            layer.self_keys = layer.self_keys.index_select(0, rows)
+            layer.self_values = layer.self_values.index_select(0, rows)
+            if sentences is not None:
+                layer.cross_keys = layer.cross_keys.index_select(0, sentences)
+                layer.cross_values = layer.cross_values.index_select(0, sentences)
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -117,17 +126,22 @@ class CrossAttention(nn.Module):
         self.key_value = nn.Linear(d_model, 2 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None,
+                beams: int = 1) -> torch.Tensor:
+        """x (B * beams, T, D) attends over encoded (B, S, D): the beams of a sentence become extra
+        query positions over that sentence's keys, so encoder keys/values are never copied per beam."""
         if cache is not None and cache.cross_keys is not None:
             key, value = cache.cross_keys, cache.cross_values
         else:
             key, value = (_split_heads(p, self.heads) for p in self.key_value(encoded.memory).chunk(2, dim=-1))
             if cache is not None:
                 cache.cross_keys, cache.cross_values = key, value
-        query = _split_heads(self.query(x), self.heads)
-        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=encoded.source_mask,
+        rows, length, width = x.shape
+        grouped = self.query(x).view(rows // beams, beams * length, width)  # (B, beams * T, D)
+        attended = F.scaled_dot_product_attention(_split_heads(grouped, self.heads), key, value,
+                                                  attn_mask=encoded.source_mask,
                                                   dropout_p=self.dropout if self.training else 0.0)
-        return self.out(_merge_heads(attended))
+        return self.out(_merge_heads(attended).view(rows, length, width))
 
 
 class FeedForward(nn.Sequential):
@@ -162,9 +176,10 @@ class DecoderLayer(nn.Module):
         self.ff = FeedForward(config.d_model, config.ff_dim)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None,
+                beams: int = 1) -> torch.Tensor:
         x = x + self.dropout(self.self_attention(self.self_norm(x), causal=True, cache=cache))
-        x = x + self.dropout(self.cross_attention(self.cross_norm(x), encoded, cache=cache))
+        x = x + self.dropout(self.cross_attention(self.cross_norm(x), encoded, cache=cache, beams=beams))
         return x + self.dropout(self.ff(self.ff_norm(x)))
 
 
@@ -180,6 +195,7 @@ class Seq2SeqTransformer(nn.Module):
         self.decoder_norm = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.scale = math.sqrt(config.d_model)
+        self.output_projection: Optional[nn.Module] = None  # set only by int8 quantization (core/quantize.py)
         self.register_buffer("positions", sinusoidal_positions(512, config.d_model), persistent=False)
         self._init_weights()
 
@@ -209,8 +225,8 @@ class Seq2SeqTransformer(nn.Module):
             x = layer(x, mask)
         return Encoded(self.encoder_norm(x), mask)
 
-    def new_cache(self) -> DecoderCache:
-        return DecoderCache([LayerCache() for _ in self.decoder_layers])
+    def new_cache(self, beams: int = 1) -> DecoderCache:
+        return DecoderCache([LayerCache() for _ in self.decoder_layers], beams=beams)
 
     def decode(self, target_in: torch.Tensor, encoded: Encoded, cache: Optional[DecoderCache] = None) -> torch.Tensor:
         """Decoder states (B, T, D).
@@ -219,15 +235,18 @@ class Seq2SeqTransformer(nn.Module):
         With a cache: `target_in` holds only the newest step(s), which attend over the cached steps.
         """
         offset = cache.length if cache is not None else 0
+        beams = cache.beams if cache is not None else 1
         x = self._embed(target_in, offset)
         for index, layer in enumerate(self.decoder_layers):
-            x = layer(x, encoded, cache.layers[index] if cache is not None else None)
+            x = layer(x, encoded, cache.layers[index] if cache is not None else None, beams)
         if cache is not None:
             cache.length += target_in.size(1)
         return self.decoder_norm(x)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., V) through the tied embedding."""
+        if self.output_projection is not None:
+            return self.output_projection(hidden)
         return F.linear(hidden, self.embedding.weight)
 
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:

@@ -1,16 +1,18 @@
 """Greedy and beam search over Seq2SeqTransformer.encode/decode, one token per step with a KV cache.
 
 Both search a batch of sentences at once and drop sentences from the batch as they finish. Output
-lengths are bounded per sentence: at step `max_lengths[i]` only end-of-sentence may follow.
+lengths are bounded per sentence: end-of-sentence is forbidden before `min_lengths[i]` tokens and the
+only choice once `max_lengths[i]` tokens have been generated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
-from translate_cli.core.model import Seq2SeqTransformer
+from translate_cli.core.model import DecoderCache, Encoded, Seq2SeqTransformer
 
 
 @dataclass
@@ -20,36 +22,49 @@ class Hypothesis:
     normalized: float  # the score that ranks hypotheses (length-penalised for beam search)
 
 
-def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded, cache,
-                    at_limit: torch.Tensor) -> torch.Tensor:
-    """(N, V) log-probabilities of the next token; rows at their length limit may only end."""
+def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded: Encoded, cache: DecoderCache,
+                    at_limit: torch.Tensor, before_min: torch.Tensor) -> torch.Tensor:
+    """(N, V) log-probabilities of the next token under the length rules (masks are (N,) booleans)."""
+    config = model.config
     hidden = model.decode(last_tokens, encoded, cache)[:, -1]  # (N, D)
     log_probs = torch.log_softmax(model.logits(hidden).float(), dim=-1)
-    log_probs[:, model.config.pad_id] = float("-inf")
-    log_probs[:, model.config.bos_id] = float("-inf")
+    log_probs[:, config.pad_id] = float("-inf")
+    log_probs[:, config.bos_id] = float("-inf")
+    if bool(before_min.any()):
+        log_probs[before_min, config.eos_id] = float("-inf")
     if bool(at_limit.any()):
-        eos_column = log_probs[at_limit, model.config.eos_id].clone()
+        eos_column = log_probs[at_limit, config.eos_id].clone()
         log_probs[at_limit] = float("-inf")
-        log_probs[at_limit, model.config.eos_id] = eos_column
+        log_probs[at_limit, config.eos_id] = eos_column
     return log_probs
 
 
+def _length_masks(step: int, sentence: torch.Tensor, max_lengths: torch.Tensor, min_lengths: Optional[torch.Tensor],
+                  repeat: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    at_limit = max_lengths.index_select(0, sentence) <= step
+    if min_lengths is None:
+        before_min = torch.zeros_like(at_limit)
+    else:
+        before_min = min_lengths.index_select(0, sentence) > step
+    return (at_limit.repeat_interleave(repeat).to(device), before_min.repeat_interleave(repeat).to(device))
+
+
 @torch.inference_mode()
-def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor) -> list[Hypothesis]:
-    """The most probable token at every step. source (B, S); max_lengths (B,) output tokens allowed."""
-    config = model.config
+def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor,
+                  min_lengths: Optional[torch.Tensor] = None) -> list[Hypothesis]:
+    """The most probable token at every step. source (B, S); max/min_lengths (B,) on the CPU."""
+    config, device = model.config, source.device
     count = source.size(0)
     encoded = model.encode(source)
     cache = model.new_cache()
     sentence = torch.arange(count)  # original index of each active row
-    last = torch.full((count, 1), config.bos_id, dtype=torch.long, device=source.device)
+    last = torch.full((count, 1), config.bos_id, dtype=torch.long, device=device)
     outputs: list[list[int]] = [[] for _ in range(count)]
     scores = [0.0] * count
     step = 0
     while sentence.numel():
-        at_limit = max_lengths.index_select(0, sentence) <= step
-        log_probs = _step_log_probs(model, last, encoded, cache, at_limit.to(source.device))
-        best_score, best = log_probs.max(dim=-1)
+        at_limit, before_min = _length_masks(step, sentence, max_lengths, min_lengths, 1, device)
+        best_score, best = _step_log_probs(model, last, encoded, cache, at_limit, before_min).max(dim=-1)
         finished = (best == config.eos_id).cpu()
         for row, (index, token, score) in enumerate(zip(sentence.tolist(), best.tolist(), best_score.tolist())):
             scores[index] += score
@@ -58,7 +73,7 @@ def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: 
         keep = (~finished).nonzero().squeeze(1)
         if keep.numel() < sentence.numel():
             sentence = sentence.index_select(0, keep)
-            keep = keep.to(source.device)
+            keep = keep.to(device)
             encoded = encoded.select(keep)
             cache.select(keep)
             best = best.index_select(0, keep)
@@ -74,18 +89,18 @@ def length_penalty(length: int, alpha: float) -> float:
 
 @torch.inference_mode()
 def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor, beam_size: int,
-                alpha: float = 0.6, nbest: int = 1) -> list[list[Hypothesis]]:
+                alpha: float = 0.6, nbest: int = 1, min_lengths: Optional[torch.Tensor] = None) -> list[list[Hypothesis]]:
     """Batched beam search: B sentences x K beams per step; finished sentences leave the batch.
 
     Per step each sentence takes its top 2K extensions: end-of-sentence ones ranked within the top K
     become finished hypotheses, the best K others continue. A sentence stops once it has K finished
     hypotheses or reaches its length limit. Returns the `nbest` best per sentence, best first.
+    Encoder states stay one per sentence; the K beams share them (see DecoderCache.beams).
     """
     config, device = model.config, source.device
     count, beams = source.size(0), beam_size
-    rows = torch.arange(count, device=device).repeat_interleave(beams)
-    encoded = model.encode(source).select(rows)  # (B*K, S, D)
-    cache = model.new_cache()
+    encoded = model.encode(source)  # (B, S, D): not expanded per beam
+    cache = model.new_cache(beams)
     sentence = torch.arange(count)  # original index of each active sentence
     prefixes = torch.full((count * beams, 1), config.bos_id, dtype=torch.long, device=device)
     beam_scores = torch.full((count, beams), float("-inf"), device=device)
@@ -94,8 +109,8 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
     step = 0
     while sentence.numel():
         active = sentence.numel()
-        at_limit = (max_lengths.index_select(0, sentence) <= step).to(device)
-        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit.repeat_interleave(beams))
+        at_limit, before_min = _length_masks(step, sentence, max_lengths, min_lengths, beams, device)
+        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit, before_min)
         vocab = log_probs.size(1)
         candidates = (beam_scores.view(-1, 1) + log_probs).view(active, beams * vocab)
         top_scores, top_ids = candidates.topk(min(2 * beams, beams * vocab), dim=1)  # (n, 2K)
@@ -103,7 +118,7 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
         is_eos = token == config.eos_id
         _collect_finished(finished, sentence, prefixes, top_scores, origin, is_eos, beams, alpha)
 
-        done = torch.tensor([len(finished[i]) >= beams for i in sentence.tolist()]) | at_limit.cpu()
+        done = torch.tensor([len(finished[i]) >= beams for i in sentence.tolist()]) | at_limit[::beams].cpu()
         # The best K extensions that do not end the sentence continue as the next beams.
         continuing = (~is_eos) & ((~is_eos).cumsum(dim=1) <= beams)
         next_scores = top_scores[continuing].view(active, beams)
@@ -118,8 +133,10 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
         prefixes = torch.cat([prefixes.index_select(0, parent_rows),
                               next_token.index_select(0, keep_dev).view(-1, 1)], dim=1)
         beam_scores = next_scores.index_select(0, keep_dev)
-        encoded = encoded.select(parent_rows)
-        cache.select(parent_rows)
+        shrunk = keep.numel() < active
+        if shrunk:
+            encoded = encoded.select(keep_dev)
+        cache.select(parent_rows, keep_dev if shrunk else None)
         sentence = sentence.index_select(0, keep)
         step += 1
     return [sorted(hyps, key=lambda h: h.normalized, reverse=True)[:nbest] for hyps in finished]

@@ -43,6 +43,11 @@ def normalize(text: str, rules: Normalization) -> str:
     return text
 
 
+def single_line(text: str) -> str:
+    """Model output made safe for a line-based file: no line breaks or control characters inside."""
+    return _SPACE_RUN.sub(" ", _CONTROL.sub(" ", text)).strip()
+
+
 @dataclass(frozen=True)
 class CleanRules:
     max_chars: int = 400

@@ -20,9 +20,11 @@ from translate_cli.errors import DataError
 class ReadStats:
     lines: int = 0
     replaced_lines: int = 0  # lines whose invalid UTF-8 bytes were replaced
+    nul_lines: int = 0  # lines with NUL bytes (accepted only where allow_nul)
 
 
-def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: ReadStats) -> str:
+def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: ReadStats,
+                allow_nul: bool = False) -> str:
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     if raw.endswith(b"\r"):
@@ -30,8 +32,12 @@ def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: Re
     if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if b"\x00" in raw:
-        raise DataError(f"{where}:{number}: contains a NUL byte; this looks like a binary file, "
-                        f"not UTF-8 text with one sentence per line")
+        stats.nul_lines += 1
+        if allow_nul:  # translate: a NUL is one more control character, normalised to a space
+            raw = raw.replace(b"\x00", b" ")
+        else:
+            raise DataError(f"{where}:{number}: contains a NUL byte; this looks like a binary file, "
+                            f"not UTF-8 text with one sentence per line")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,23 +49,23 @@ def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: Re
 
 
 def iter_stream(stream: BinaryIO, where: str, on_bad_utf8: str = "error",
-                stats: ReadStats | None = None) -> Iterator[str]:
+                stats: ReadStats | None = None, allow_nul: bool = False) -> Iterator[str]:
     """Decoded lines of a binary stream (a file or stdin)."""
     stats = stats if stats is not None else ReadStats()
     for number, raw in enumerate(stream, start=1):
         stats.lines = number
-        yield decode_line(raw, where, number, on_bad_utf8, stats)
+        yield decode_line(raw, where, number, on_bad_utf8, stats, allow_nul)
 
 
 def iter_file(path: Path, on_bad_utf8: str = "error", stats: ReadStats | None = None,
-              allow_empty: bool = False) -> Iterator[str]:
+              allow_empty: bool = False, allow_nul: bool = False) -> Iterator[str]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (and data_root in the config)")
     if not allow_empty and path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; a corpus needs at least one line")
     with open(path, "rb") as handle:
-        yield from iter_stream(handle, str(path), on_bad_utf8, stats)
+        yield from iter_stream(handle, str(path), on_bad_utf8, stats, allow_nul)
 
 
 def iter_pairs(source: Path, target: Path, on_bad_utf8: str = "error",

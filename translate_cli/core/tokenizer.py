@@ -8,6 +8,8 @@ from typing import Iterable, Iterator
 
 import sentencepiece as spm
 
+from translate_cli.errors import ConfigError
+
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 
@@ -22,6 +24,17 @@ def train_sentencepiece(sentences: Iterable[str], model_path: Path, vocab_size: 
     """Train a joint model with byte fallback, so no input character is ever unknown."""
     buffer = io.BytesIO()
     spm.set_random_generator_seed(seed)  # sampling of training sentences is then reproducible
+    try:
+        _train(sentences, buffer, vocab_size, model_type, character_coverage, max_sentences, user_symbols)
+    except RuntimeError as exc:
+        detail = str(exc).split("]")[-1].strip()
+        raise ConfigError(f"vocab: SentencePiece cannot train with vocab.size={vocab_size}, "
+                          f"character_coverage={character_coverage}: {detail}") from None
+    model_path.write_bytes(buffer.getvalue())
+
+
+def _train(sentences: Iterable[str], buffer: io.BytesIO, vocab_size: int, model_type: str,
+           character_coverage: float, max_sentences: int, user_symbols: list[str]) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
         model_writer=buffer,
@@ -34,10 +47,10 @@ def train_sentencepiece(sentences: Iterable[str], model_path: Path, vocab_size: 
         input_sentence_size=max_sentences,
         shuffle_input_sentence=True,
         max_sentence_length=1 << 14,
+        hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary instead of an error
         num_threads=2,
         minloglevel=2,
     )
-    model_path.write_bytes(buffer.getvalue())
 
 
 class Tokenizer:

@@ -23,16 +23,16 @@ def lr_factor(step: int, warmup_steps: int) -> float:
     return min(step / warmup_steps, math.sqrt(warmup_steps / step))
 
 
-def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float) -> torch.Tensor:
-    """Summed label-smoothed cross-entropy over the real (non-pad) target positions, all at once."""
+def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float,
+             output_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy over the real (non-pad) target positions, all at once.
+
+    `model` may be a wrapper (DDP, torch.compile); `output_weight` is then the tied embedding matrix.
+    """
     mask = batch.target_out != PAD_ID  # (B, T)
     hidden = model(batch.source, batch.target_in)[mask]  # (N, D): padding never reaches the vocabulary matmul
-    return linear_cross_entropy(hidden, output_weight(model), batch.target_out[mask], label_smoothing)
-
-
-def output_weight(model: torch.nn.Module) -> torch.Tensor:
-    """The tied embedding that projects decoder states to the vocabulary (through a DDP wrapper too)."""
-    return getattr(model, "module", model).embedding.weight
+    weight = output_weight if output_weight is not None else model.embedding.weight
+    return linear_cross_entropy(hidden, weight, batch.target_out[mask], label_smoothing)
 
 
 @dataclass

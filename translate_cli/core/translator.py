@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import torch
 
 from translate_cli.core.checkpoint import LoadedModel
+from translate_cli.core.data import pad_sequences
 from translate_cli.core.search import Hypothesis, beam_search, greedy_search
-from translate_cli.core.text import normalize
+from translate_cli.core.text import normalize, single_line
 from translate_cli.core.tokenizer import EOS_ID, lang_tag
 from translate_cli.errors import TcliError
 
@@ -112,34 +113,41 @@ class Translator:
     def _join(self, pieces: list[list[Hypothesis]]) -> Translation:
         if not pieces:
             return Translation("", 0.0)
-        text = self.joiner.join(self.tokenizer.decode(hyps[0].tokens) for hyps in pieces)
+        text = self.joiner.join(self._text(hyps[0].tokens) for hyps in pieces)
         score = sum(hyps[0].score for hyps in pieces)
         alternatives = []
         if len(pieces) == 1:
-            alternatives = [(self.tokenizer.decode(h.tokens), h.normalized) for h in pieces[0]]
+            alternatives = [(self._text(h.tokens), h.normalized) for h in pieces[0]]
         return Translation(text, score, alternatives)
+
+    def _text(self, tokens: list[int]) -> str:
+        # Byte-fallback pieces could spell a newline; one input line must stay one output line.
+        return single_line(self.tokenizer.decode(tokens))
 
     def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS), batched by length; results in input order."""
-        device = next(self.model.parameters()).device
         order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         results: list[list[Hypothesis]] = [[] for _ in sources]
         for batch in _length_batches(order, sources, options.batch_tokens // max(1, options.beam_size)):
-            width = max(len(sources[i]) for i in batch) + 1
-            source = torch.full((len(batch), width), self.model.config.pad_id, dtype=torch.long)
-            for row, index in enumerate(batch):
-                source[row, :len(sources[index]) + 1] = torch.tensor(sources[index] + [EOS_ID])
-            lengths = torch.tensor([len(sources[i]) for i in batch])
-            max_lengths = (lengths * options.max_len_a).long() + options.max_len_b
-            source = source.to(device)
-            if options.beam_size == 1 and options.nbest == 1:
-                found = [[h] for h in greedy_search(self.model, source, max_lengths)]
+            batch_sources = [sources[i] for i in batch]
+            max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
+            if self.loaded.ct2 is not None:
+                found = self.loaded.ct2.search(batch_sources, max_lengths, options.beam_size, options.length_penalty,
+                                               options.nbest, options.batch_tokens)
             else:
-                found = beam_search(self.model, source, max_lengths, options.beam_size,
-                                    options.length_penalty, nbest=options.nbest)
+                found = self._native_search(batch_sources, max_lengths, options)
             for index, hyps in zip(batch, found):
                 results[index] = hyps
         return results
+
+    def _native_search(self, sources: list[list[int]], max_lengths: list[int],
+                       options: DecodeOptions) -> list[list[Hypothesis]]:
+        device = next(self.model.parameters()).device
+        source = pad_sequences(sources, suffix=EOS_ID).to(device)
+        limits = torch.tensor(max_lengths)
+        if options.beam_size == 1 and options.nbest == 1:
+            return [[h] for h in greedy_search(self.model, source, limits)]
+        return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest)
 
 
 def _length_batches(order: list[int], sources: list[list[int]], budget: int) -> list[list[int]]:

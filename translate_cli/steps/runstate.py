@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
-from translate_cli.core.checkpoint import WEIGHTS, read_info
+from translate_cli.core.checkpoint import SPM, WEIGHTS, load_model_weights, read_info, sha256_file
 from translate_cli.core.model import ModelConfig
 from translate_cli.errors import CheckpointError, TcliError
 
@@ -50,18 +49,34 @@ def save_trainer_files(folder: Path, optimizer: torch.optim.Optimizer, state: di
     (folder / TRAINER_STATE).write_text(json.dumps(state), encoding="utf-8")
 
 
+def check_compatible(folder: Path, expected: ModelConfig, data_spm: Path) -> None:
+    """A model trained further must have the same shape and the very same vocabulary as the data."""
+    info = read_info(folder)
+    if info.model != expected:
+        raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config asks "
+                              f"for {expected.to_dict()}; use the model's original model.* settings")
+    spm_path = folder / SPM
+    if not spm_path.is_file() or sha256_file(spm_path) != sha256_file(data_spm):
+        raise CheckpointError(f"{folder}: its vocabulary ({SPM}) differs from the prepared data's "
+                              f"{data_spm}; prepare the new data with the model's SentencePiece model or train anew")
+
+
+def load_weights(folder: Path, model: torch.nn.Module) -> None:
+    try:
+        model.load_state_dict(load_model_weights(folder))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{folder / WEIGHTS}: not loadable ({str(exc).splitlines()[0][:200]})") from None
+
+
 def load_last(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-              expected: ModelConfig) -> dict:
+              expected: ModelConfig, data_spm: Path) -> dict:
     """Restore weights and optimizer from `last`; returns the trainer state. Nothing is unpickled."""
     if not (folder / TRAINER_STATE).is_file():
         raise CheckpointError(f"{folder}: no resumable checkpoint ({TRAINER_STATE} missing); "
                               f"train without --resume to start a new run")
-    info = read_info(folder)
-    if info.model != expected:
-        raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config now asks "
-                              f"for {expected.to_dict()}; resume with the original config")
+    check_compatible(folder, expected, data_spm)
     try:
-        model.load_state_dict(load_file(str(folder / WEIGHTS)))
+        model.load_state_dict(load_model_weights(folder))
         optimizer.load_state_dict(torch.load(folder / OPTIMIZER, weights_only=True, map_location="cpu"))
         return json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
     except Exception as exc:  # any corrupt file: one clear line, never a traceback

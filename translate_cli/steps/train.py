@@ -6,39 +6,27 @@ directory) and last/ (the same plus optimizer and trainer state, for --resume).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from translate_cli import console
 from translate_cli.config import Config, dump
-from translate_cli.core import training
-from translate_cli.core.checkpoint import LoadedModel, ModelInfo, write_dir_atomically, write_model_files
-from translate_cli.core.data import ParallelCorpus
-from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
-from translate_cli.core.text import Normalization
-from translate_cli.core.tokenizer import Tokenizer
+from translate_cli.core import distributed, training
 from translate_cli.errors import DataError, TcliError
 from translate_cli.steps import prepare
-from translate_cli.steps.runstate import RunLock, load_last, save_trainer_files
-from translate_cli.steps.validation import validate
+from translate_cli.steps.runstate import RunLock, check_compatible, load_weights
+from translate_cli.steps.trainer import Trainer
 
 
 class Interrupted(TcliError):
     """Training stopped by Ctrl-C after saving `last`."""
-
-
-@dataclass
-class TrainState:
-    step: int = 0
-    best: float | None = None
-    best_step: int = 0
-    elapsed: float = 0.0  # seconds spent training, over all sessions of this run
-    history: list[dict] = field(default_factory=list)  # validation results
 
 
 def load_prepared_meta(config: Config) -> dict:
@@ -55,161 +43,162 @@ def load_prepared_meta(config: Config) -> dict:
     return meta
 
 
-def higher_is_better(metric: str) -> bool:
-    return metric != "loss"
-
-
-class Trainer:
-    def __init__(self, config: Config, meta: dict, device: torch.device):
-        self.config, self.device = config, device
-        self.data_dir = config.data_path
-        self.tokenizer = Tokenizer(self.data_dir / "spm.model")
-        dtype = np.dtype(meta["dtype"])
-        self.corpus = ParallelCorpus.open(self.data_dir, "train", dtype)
-        self.dev = ParallelCorpus.open(self.data_dir, "dev", dtype) if meta["pairs"].get("dev") else None
-        section = config.model
-        self.model_config = ModelConfig(vocab_size=meta["vocab_size"], d_model=section.d_model, heads=section.heads,
-                                        encoder_layers=section.encoder_layers, decoder_layers=section.decoder_layers,
-                                        ff_dim=section.ff_dim, dropout=section.dropout)
-        self.model = Seq2SeqTransformer(self.model_config).to(device)
-        train = config.train
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train.lr, betas=train.adam_betas,
-                                           weight_decay=train.weight_decay, foreach=True)
-        self.stream = training.BatchStream(self.corpus, train.batch_tokens, train.seed)
-        self.state = TrainState()
-        self.info = ModelInfo(model=self.model_config, source_lang=config.source_lang,
-                              target_langs=list(config.target_langs),
-                              normalize={lang: Normalization(**rules) for lang, rules in meta["normalize"].items()},
-                              decode=config.decode.model_dump(), max_source_tokens=section.max_source_tokens,
-                              training={"config": config.name, "data_fingerprint": meta["fingerprint"]})
-
-    def train_update(self) -> tuple[torch.Tensor, int]:
-        """One optimizer update over `accumulate` micro-batches; returns (summed loss, target tokens)."""
-        train = self.config.train
-        update = self.stream.next_update(train.accumulate)
-        self.state.step += 1
-        lr = train.lr * training.lr_factor(self.state.step, train.warmup_steps)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        total = torch.zeros((), device=self.device)
-        for batch in training.collate_update(self.corpus, update, self.device):
-            loss = training.loss_sum(self.model, batch, train.label_smoothing)
-            (loss / update.total_target_tokens).backward()
-            total += loss.detach()
-        if train.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.clip_norm)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return total, update.total_target_tokens
-
-    def loaded(self) -> LoadedModel:
-        self.info.training["step"] = self.state.step
-        return LoadedModel(self.info, self.model, self.tokenizer, self.config.work_path)
-
-    def validate_and_save(self, log) -> dict:
-        train = self.config.train
-        result = validate(self.loaded(), self.dev, self.data_dir, train.eval_sentences, self.config.decode.batch_tokens)
-        result = {"step": self.state.step, **result}
-        metric = {"bleu": "bleu", "chrf": "chrf", "loss": "dev_loss"}[train.best_metric]
-        value = result.get(metric)
-        improved = value is not None and (self.state.best is None or (
-            value > self.state.best if higher_is_better(train.best_metric) else value < self.state.best))
-        if improved:
-            self.state.best, self.state.best_step = value, self.state.step
-            write_dir_atomically(self.config.work_path / "best",
-                                 lambda folder: write_model_files(folder, self.info, self.model,
-                                                                  self.tokenizer.path))
-        result["best"] = self.state.best
-        self.state.history.append(result)
-        log({"type": "dev", **result})
-        self.save_last()
-        return result
-
-    def save_last(self) -> None:
-        def fill(folder: Path) -> None:
-            write_model_files(folder, self.info, self.model, self.tokenizer.path)
-            save_trainer_files(folder, self.optimizer, {"state": asdict(self.state), "stream": self.stream.state_dict(),
-                                                        "rng": training.rng_state()})
-        self.info.training["step"] = self.state.step
-        write_dir_atomically(self.config.work_path / "last", fill)
-
-    def restore(self) -> None:
-        saved = load_last(self.config.work_path / "last", self.model, self.optimizer, self.model_config)
-        self.state = TrainState(**saved["state"])
-        self.stream.load_state_dict(saved["stream"])
-        training.set_rng_state(saved["rng"])
-
-
-def run(config: Config, resume: bool = False) -> Path:
+def run(config: Config, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train (one process, or one rank of a torchrun job); returns the work directory."""
     meta = load_prepared_meta(config)
     work = config.work_path
-    work.mkdir(parents=True, exist_ok=True)
-    with RunLock(work):
-        if config.train.threads:
-            torch.set_num_threads(config.train.threads)
-        training.seed_everything(config.train.seed)
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        trainer = Trainer(config, meta, device)
-        if resume:
-            trainer.restore()
-            console.info(f"resuming {work} from step {trainer.state.step}")
-        elif (work / "last").exists():
-            raise TcliError(f"{work}: already holds a training run; continue it with --resume, or choose "
-                            f"another work_dir=... (or delete the folder)")
-        (work / "config.yaml").write_text(dump(config), encoding="utf-8")
-        with open(work / "log.jsonl", "a", encoding="utf-8") as log_file:
-            def log(entry: dict) -> None:
-                log_file.write(json.dumps({"time": round(time.time(), 3), **entry}) + "\n")
-                log_file.flush()
-            _loop(trainer, log)
+    group = distributed.setup()
+    try:
+        if group.is_main:
+            work.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(work) if group.is_main else contextlib.nullcontext()
+        with lock:
+            if config.train.threads:
+                torch.set_num_threads(config.train.threads)
+            training.seed_everything(config.train.seed)
+            trainer = Trainer(config, meta, group)  # DDP makes every rank start from rank 0's weights
+            if group.rank:
+                torch.manual_seed(config.train.seed + 1_000_003 * group.rank)  # own dropout masks per rank
+            _start(trainer, resume, overwrite)
+            if group.is_main:
+                (work / "config.yaml").write_text(dump(config), encoding="utf-8")
+            with open(work / "log.jsonl", "a", encoding="utf-8") if group.is_main else contextlib.nullcontext() as log_file:
+                def log(entry: dict) -> None:
+                    if log_file is not None:
+                        log_file.write(json.dumps({"time": round(time.time(), 3), **entry}) + "\n")
+                        log_file.flush()
+                if resume:
+                    log({"type": "resume", "step": trainer.state.step})
+                _loop(trainer, log)
+    finally:
+        distributed.teardown(group)
     return work
 
 
+def _start(trainer: Trainer, resume: bool, overwrite: bool) -> None:
+    """Resume from `last`, or start fresh (optionally from another model's weights)."""
+    config, work = trainer.config, trainer.config.work_path
+    if resume:
+        trainer.restore()
+        console.info(f"resuming {work} from step {trainer.state.step}")
+        return
+    if trainer.group.is_main:
+        if overwrite:
+            _remove_run_outputs(work)
+        elif (work / "last").exists():
+            raise TcliError(f"{work}: already holds a training run; continue it with --resume, replace it with "
+                            f"--overwrite, or choose another work_dir=...")
+    if config.train.init_from:
+        source = Path(config.train.init_from)
+        check_compatible(source, trainer.model_config, trainer.tokenizer.path)
+        load_weights(source, trainer.model)
+        console.info(f"starting from the weights of {source}")
+
+
+def _remove_run_outputs(work: Path) -> None:
+    """What a fresh run would write; the prepared data (and anything else) in work_dir stays."""
+    for name in ("best", "last", ".best.tmp", ".last.tmp"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    (work / "log.jsonl").unlink(missing_ok=True)
+
+
+class StopFlag:
+    """Ctrl-C asks training to stop after the update in flight, so `last` holds a consistent state.
+
+    A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def _loop(trainer: Trainer, log) -> None:
-    train = trainer.config.train
+    train, group = trainer.config.train, trainer.group
     params = sum(p.numel() for p in trainer.model.parameters())
-    console.info(f"model: {params / 1e6:.1f}M parameters, device {trainer.device}, "
-                 f"{torch.get_num_threads()} threads, {len(trainer.corpus):,} training pairs")
+    if group.is_main:
+        console.info(f"model: {params / 1e6:.1f}M parameters, device {trainer.device}, {torch.get_num_threads()} "
+                     f"threads, {group.world} process(es), {len(trainer.corpus):,} training pairs")
     trainer.model.train()
-    started, window_start = time.time(), time.time()
-    elapsed_before = trainer.state.elapsed
-    window_loss, window_tokens, last_eval = torch.zeros(()), 0, trainer.state.step
-    try:
-        with console.training_progress() as progress:
-            task = progress.add_task("train", total=train.max_steps, completed=trainer.state.step,
-                                     loss="-", lr="-", tps="-")
-            while trainer.state.step < train.max_steps:
-                loss, tokens = trainer.train_update()
-                window_loss, window_tokens = window_loss + loss.cpu(), window_tokens + tokens
-                trainer.state.elapsed = elapsed_before + time.time() - started
-                step = trainer.state.step
-                out_of_time = train.max_minutes is not None and trainer.state.elapsed > 60 * train.max_minutes
-                if step % train.log_every == 0 or step == train.max_steps or out_of_time:
-                    seconds = max(time.time() - window_start, 1e-9)
-                    entry = {"type": "train", "step": step, "loss": round(float(window_loss) / window_tokens, 4),
-                             "lr": trainer.optimizer.param_groups[0]["lr"], "tokens_per_s": round(window_tokens / seconds),
-                             "epoch": trainer.stream.epoch, "elapsed_s": round(trainer.state.elapsed, 1)}
-                    log(entry)
-                    progress.update(task, completed=step, loss=f"{entry['loss']:.3f}", lr=f"{entry['lr']:.2e}",
-                                    tps=f"{entry['tokens_per_s']:,}")
-                    window_loss, window_tokens, window_start = torch.zeros(()), 0, time.time()
-                else:
-                    progress.update(task, completed=step)
-                if step % train.eval_every == 0 or step == train.max_steps or out_of_time:
-                    result = trainer.validate_and_save(log)
-                    last_eval = step
+    meter = _Meter(trainer)
+    progress_bar = console.training_progress() if group.is_main else console.silent_progress()
+    with progress_bar as progress, StopFlag() as stop:
+        task = progress.add_task("train", total=train.max_steps, completed=trainer.state.step, loss="-", lr="-",
+                                 tps="-")
+        while trainer.state.step < train.max_steps:
+            loss, tokens, all_tokens = trainer.train_update()
+            meter.add(loss, tokens, all_tokens)
+            step = trainer.state.step
+            out_of_time = train.max_minutes is not None and trainer.state.elapsed > 60 * train.max_minutes
+            # Every rank must take the same decision at the same step, or collectives would hang.
+            out_of_time = distributed.any_rank(group, out_of_time, trainer.device)
+            stop.requested = distributed.any_rank(group, stop.requested, trainer.device)
+            if step % train.log_every == 0 or step == train.max_steps or out_of_time or stop.requested:
+                entry = meter.flush(log)
+                progress.update(task, completed=step, loss=f"{entry['loss']:.3f}", lr=f"{entry['lr']:.2e}",
+                                tps=f"{entry['tokens_per_s']:,}")
+            else:
+                progress.update(task, completed=step)
+            if step % train.eval_every == 0 or step == train.max_steps or out_of_time:
+                result = trainer.validate_and_save(log)
+                if result is not None:
                     progress.console.print(_describe(result))
-                if out_of_time:
+            if stop.requested:
+                rng = distributed.gather(group, training.rng_state())
+                if group.is_main:
+                    trainer.save_last(rng)
+                log({"type": "interrupted", "step": step})
+                raise Interrupted(f"interrupted at step {step}; saved {trainer.config.work_path / 'last'}; "
+                                  f"continue with `tcli train ... --resume`")
+            if out_of_time:
+                if group.is_main:
                     console.info(f"stopping after {train.max_minutes} minutes (train.max_minutes)")
-                    break
-    except KeyboardInterrupt:
-        if trainer.state.step > last_eval:
-            trainer.save_last()
-        raise Interrupted(f"interrupted at step {trainer.state.step}; saved {trainer.config.work_path / 'last'}; "
-                          f"continue with `tcli train ... --resume`") from None
-    if trainer.state.best is not None:
+                break
+    if trainer.state.best is not None and group.is_main:
         console.info(f"[green]done:[/green] best {train.best_metric} {trainer.state.best} at step "
                      f"{trainer.state.best_step}; model in {trainer.config.work_path / 'best'}")
+
+
+class _Meter:
+    """Loss and throughput over the current logging window; the loss is read (a device sync) only on flush."""
+
+    def __init__(self, trainer: Trainer):
+        self.trainer = trainer
+        self.started, self.elapsed_before = time.time(), trainer.state.elapsed
+        self._reset()
+
+    def _reset(self) -> None:
+        self.loss, self.tokens, self.all_tokens, self.window_start = None, 0, 0, time.time()
+
+    def add(self, loss: torch.Tensor, tokens: int, all_tokens: int) -> None:
+        self.loss = loss if self.loss is None else self.loss + loss
+        self.tokens += tokens
+        self.all_tokens += all_tokens
+        self.trainer.state.elapsed = self.elapsed_before + time.time() - self.started
+
+    def flush(self, log) -> dict:
+        trainer = self.trainer
+        seconds = max(time.time() - self.window_start, 1e-9)
+        entry = {"type": "train", "step": trainer.state.step, "loss": round(float(self.loss) / self.tokens, 4),
+                 "lr": trainer.optimizer.param_groups[0]["lr"], "tokens_per_s": round(self.all_tokens / seconds),
+                 "epoch": trainer.stream.epoch, "elapsed_s": round(trainer.state.elapsed, 1)}
+        log(entry)
+        self._reset()
+        return entry
 
 
 def _describe(result: dict) -> str:

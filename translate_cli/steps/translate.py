@@ -10,8 +10,10 @@ from typing import Iterator, TextIO
 
 from translate_cli import console
 from translate_cli.core import textio
-from translate_cli.core.checkpoint import load_model
+from translate_cli.core.checkpoint import LoadedModel, load_model
+from translate_cli.core.quantize import quantize_int8
 from translate_cli.core.translator import DecodeOptions, Translation, TranslationStats, Translator
+from translate_cli.errors import TcliError
 
 CHUNK_LINES = 2000  # lines read, sorted and translated together; bounds memory on endless input
 
@@ -43,16 +45,31 @@ def translate_stream(translator: Translator, lines: Iterator[str], sink: TextIO,
     return stats
 
 
-def run(model_dir: Path, input_path: Path | None, output_path: Path | None, lang: str | None,
-        options: DecodeOptions, on_bad_utf8: str = "error", nbest_format: str | None = None) -> TranslationStats:
+def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
+                         threads: int | None = None) -> LoadedModel:
+    if backend == "ctranslate2":
+        from translate_cli.core.export_ct2 import load_ct2
+
+        if quantize != "none":
+            raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
+                            "exporting it (tcli export ... --quantization int8)")
+        return load_ct2(model_dir, threads)
     loaded = load_model(model_dir)
-    translator = Translator(loaded, lang)
+    if quantize == "int8":
+        loaded.model = quantize_int8(loaded.model)
+    return loaded
+
+
+def run(model_dir: Path, input_path: Path | None, output_path: Path | None, lang: str | None,
+        options: DecodeOptions, on_bad_utf8: str = "error", nbest_format: str | None = None, backend: str = "native",
+        quantize: str = "none", threads: int | None = None) -> TranslationStats:
+    translator = Translator(load_for_translation(model_dir, backend, quantize, threads), lang)
     read_stats = textio.ReadStats()
     if input_path is None:
-        lines = textio.iter_stream(sys.stdin.buffer, "<stdin>", on_bad_utf8, read_stats)
+        lines = textio.iter_stream(sys.stdin.buffer, "<stdin>", on_bad_utf8, read_stats, allow_nul=True)
         chunk = 1 if sys.stdin.isatty() else CHUNK_LINES
     else:
-        lines = textio.iter_file(input_path, on_bad_utf8, read_stats, allow_empty=True)
+        lines = textio.iter_file(input_path, on_bad_utf8, read_stats, allow_empty=True, allow_nul=True)
         chunk = CHUNK_LINES
     if output_path is None:
         stats = translate_stream(translator, lines, sys.stdout, options, nbest_format, chunk)
@@ -86,5 +103,7 @@ def _report(stats: TranslationStats, read_stats: textio.ReadStats, output_path: 
     if stats.split_lines:
         message += f"; {stats.split_lines:,} lines longer than the model's limit were split and joined"
     console.info(message)
+    if read_stats.nul_lines:
+        console.warn(f"{read_stats.nul_lines:,} input lines held NUL bytes, translated as spaces")
     if read_stats.replaced_lines:
         console.warn(f"{read_stats.replaced_lines:,} input lines had invalid UTF-8 bytes replaced by U+FFFD")

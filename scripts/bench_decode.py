@@ -1,0 +1,215 @@
+"""Decoding speed of tcli against Hugging Face MarianMTModel (and tcli's CTranslate2 export), same run.
+
+    python scripts/bench_decode.py --model runs/en-ja/best --src ../shared/data/en-ja/tanaka50k/test.en
+
+Every system translates the same sentences, tokenized by the tcli model's SentencePiece model, in the
+same length-sorted batches, at the same thread count. Each measurement runs in its own process so its
+peak resident memory is its own. Two modes:
+  real   each system stops at its own end-of-sentence (the HF peer, randomly initialised, rarely does:
+         its numbers are an upper bound on its work, so "real" ratios favour it less than they seem);
+  equal  end-of-sentence is suppressed and every sentence gets exactly --tokens output tokens, so every
+         system does the same work and a random peer is a fair match.
+Prints a table and writes JSON (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SEARCHES = {"greedy": 1, "beam5": 5}
+
+
+def source_batches(model_dir: str, src: str, batch_tokens: int, beam: int) -> list[list[list[int]]]:
+    """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
+    from translate_cli.core.checkpoint import load_model
+    from translate_cli.core.translator import Translator, _length_batches
+
+    translator = Translator(load_model(model_dir))
+    lines = Path(src).read_text(encoding="utf-8").splitlines()
+    sources = [pieces[0] for pieces in map(translator.encode, lines) if pieces]
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    return [[sources[i] for i in batch] for batch in _length_batches(order, sources, batch_tokens // beam)]
+
+
+def hf_model(model_dir: str):
+    """A MarianMTModel with the tcli model's dimensions and vocabulary, randomly initialised (no download)."""
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    from translate_cli.core.checkpoint import read_info
+
+    dims = read_info(Path(model_dir)).model
+    config = MarianConfig(vocab_size=dims.vocab_size, d_model=dims.d_model, encoder_layers=dims.encoder_layers,
+                          decoder_layers=dims.decoder_layers, encoder_attention_heads=dims.heads,
+                          decoder_attention_heads=dims.heads, encoder_ffn_dim=dims.ff_dim, decoder_ffn_dim=dims.ff_dim,
+                          activation_function="relu", max_position_embeddings=1024, pad_token_id=dims.pad_id,
+                          eos_token_id=dims.eos_id, decoder_start_token_id=dims.bos_id, forced_eos_token_id=None,
+                          scale_embedding=True, share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
+                          decoder_vocab_size=dims.vocab_size)
+    torch.manual_seed(0)
+    return MarianMTModel(config).eval()
+
+
+def run_worker(args: argparse.Namespace) -> dict:
+    """One system, one search, one mode: time it, count generated tokens, report peak RSS."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    beam = SEARCHES[args.search]
+    batches = source_batches(args.model, args.src, args.batch_tokens, beam)
+    run = make_runner(args, beam)
+    run(batches[:2])  # warm-up: first-call allocations and kernels
+    started = time.perf_counter()
+    outputs = run(batches)
+    seconds = time.perf_counter() - started
+    sentences = sum(len(b) for b in batches)
+    tokens = sum(len(o) for o in outputs)
+    return {"system": args.system, "search": args.search, "mode": args.mode, "sentences": sentences,
+            "generated_tokens": tokens, "seconds": round(seconds, 3), "sentences_per_s": round(sentences / seconds, 2),
+            "tokens_per_s": round(tokens / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def make_runner(args: argparse.Namespace, beam: int):
+    import torch
+
+    from translate_cli.core.data import pad_sequences
+    from translate_cli.core.tokenizer import EOS_ID
+
+    equal = args.mode == "equal"
+
+    def limits(batch):
+        if equal:
+            return [args.tokens] * len(batch), [args.tokens] * len(batch)
+        return [int(len(ids) * 1.5) + 10 for ids in batch], [0] * len(batch)
+
+    if args.system in ("tcli", "tcli-int8"):
+        from translate_cli.core.checkpoint import load_model
+        from translate_cli.core.quantize import quantize_int8
+        from translate_cli.core.search import beam_search, greedy_search
+
+        model = load_model(args.model).model
+        if args.system == "tcli-int8":
+            model = quantize_int8(model)
+
+        def run(batches):
+            outputs = []
+            for batch in batches:
+                most, least = (torch.tensor(x) for x in limits(batch))
+                source = pad_sequences(batch, suffix=EOS_ID)
+                if beam == 1:
+                    outputs += [h.tokens for h in greedy_search(model, source, most, least)]
+                else:
+                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, 0.6, 1, least)]
+            return outputs
+        return run
+    if args.system == "ct2":
+        import ctranslate2
+
+        from translate_cli.core.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(Path(args.ct2) / "spm.model")
+        pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
+        translator = ctranslate2.Translator(args.ct2, device="cpu", inter_threads=1, intra_threads=args.threads)
+
+        def run(batches):
+            outputs = []
+            for batch in batches:
+                most, least = limits(batch)
+                tokens = [[pieces[i] for i in ids] + ["</s>"] for ids in batch]
+                results = translator.translate_batch(tokens, beam_size=beam, max_decoding_length=max(most),
+                                                     min_decoding_length=max(least), length_penalty=0.6,
+                                                     max_batch_size=len(batch))
+                outputs += [r.hypotheses[0] for r in results]
+            return outputs
+        return run
+    model = hf_model(args.model)
+
+    def run(batches):
+        outputs = []
+        with torch.inference_mode():
+            for batch in batches:
+                most, least = limits(batch)
+                source = pad_sequences(batch, suffix=EOS_ID)
+                generated = model.generate(input_ids=source, attention_mask=source != 0, num_beams=beam,
+                                           do_sample=False, max_new_tokens=max(most), min_new_tokens=max(least),
+                                           length_penalty=0.6 if beam > 1 else 1.0, early_stopping=True)
+                for row in generated[:, 1:].tolist():  # drop the decoder start token
+                    outputs.append([t for t in row if t not in (0, 3)])
+        return outputs
+    return run
+
+
+def spawn(args: argparse.Namespace, system: str, search: str, mode: str, ct2_dir: str | None) -> dict:
+    command = [sys.executable, __file__, "--worker", "--system", system, "--search", search, "--mode", mode,
+               "--model", args.model, "--src", args.src, "--threads", str(args.threads), "--tokens", str(args.tokens),
+               "--batch-tokens", str(args.batch_tokens)]
+    if ct2_dir:
+        command += ["--ct2", ct2_dir]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{system}/{search}/{mode} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--src", required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tokens", type=int, default=20, help="output tokens per sentence in the equal mode")
+    parser.add_argument("--batch-tokens", type=int, default=6000)
+    parser.add_argument("--systems", default="tcli,tcli-int8,hf,ct2")
+    parser.add_argument("--json", default="docs/bench_decode.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--system", help=argparse.SUPPRESS)
+    parser.add_argument("--search", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--ct2", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(run_worker(args)))
+        return
+    systems = args.systems.split(",")
+    with tempfile.TemporaryDirectory() as scratch:
+        ct2_dir = None
+        if "ct2" in systems:
+            ct2_dir = str(Path(scratch) / "ct2")
+            subprocess.run([sys.executable, "-m", "translate_cli", "export", args.model, "-o", ct2_dir], check=True)
+        rows = [spawn(args, system, search, mode, ct2_dir)
+                for mode in ("equal", "real") for search in SEARCHES for system in systems]
+    report(rows, args)
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    baseline = {(r["search"], r["mode"]): r for r in rows if r["system"] == "hf"}
+    table = Table(title=f"decoding {rows[0]['sentences']} sentences, {args.threads} threads (ratios vs hf)")
+    for column in ("mode", "search", "system", "sent/s", "tok/s", "peak RSS MB", "sent/s ÷ hf", "tok/s ÷ hf"):
+        table.add_column(column, justify="right" if column not in ("mode", "search", "system") else "left")
+    for row in rows:
+        peer = baseline.get((row["search"], row["mode"]))
+        row["sentences_per_s_vs_hf"] = round(row["sentences_per_s"] / peer["sentences_per_s"], 2) if peer else None
+        row["tokens_per_s_vs_hf"] = round(row["tokens_per_s"] / peer["tokens_per_s"], 2) if peer else None
+        table.add_row(row["mode"], row["search"], row["system"], f"{row['sentences_per_s']:.1f}",
+                      f"{row['tokens_per_s']:.0f}", f"{row['peak_rss_mb']:.0f}", str(row["sentences_per_s_vs_hf"]),
+                      str(row["tokens_per_s_vs_hf"]))
+    Console().print(table)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "threads": args.threads,
+                                           "equal_tokens": args.tokens, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Training throughput of tcli against Hugging Face MarianMTModel on identical batches, same run.
+
+    python scripts/bench_train.py --config configs/en-ja.yaml data_root=../shared/data
+
+Both models have the dimensions of the config's model section and the vocabulary of its prepared data
+(run `tcli prepare` first); both train on the same token-budget batches from the training corpus with
+AdamW, the same learning rate, dropout, label smoothing and gradient clipping, at the same thread
+count, each in its own process (so peak RSS is its own). tcli trains through its real Trainer. Reports
+target tokens/s, peak RSS, the ratio, and tcli's model-FLOPs utilisation against a matmul ceiling
+measured on the spot. Prints a table and writes JSON (--json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def load(args: argparse.Namespace):
+    from translate_cli import config as config_module
+    from translate_cli.steps.train import load_prepared_meta
+
+    overrides = [f"train.threads={args.threads}", f"train.batch_tokens={args.batch_tokens}", *args.overrides]
+    config = config_module.load(args.config, overrides)
+    return config, load_prepared_meta(config)
+
+
+def marian(config, vocab_size: int):
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    section = config.model
+    hf_config = MarianConfig(vocab_size=vocab_size, decoder_vocab_size=vocab_size, d_model=section.d_model,
+                             encoder_layers=section.encoder_layers, decoder_layers=section.decoder_layers,
+                             encoder_attention_heads=section.heads, decoder_attention_heads=section.heads,
+                             encoder_ffn_dim=section.ff_dim, decoder_ffn_dim=section.ff_dim, activation_function="relu",
+                             dropout=section.dropout, attention_dropout=section.dropout, activation_dropout=0.0,
+                             max_position_embeddings=1024, pad_token_id=0, eos_token_id=3, decoder_start_token_id=2,
+                             scale_embedding=True, share_encoder_decoder_embeddings=True, tie_word_embeddings=True)
+    torch.manual_seed(config.train.seed)
+    return MarianMTModel(hf_config)
+
+
+def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, int]:
+    """HF's standard recipe: model(...) logits over every position, CE with ignore_index for padding."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from translate_cli.core import training
+    from translate_cli.core.data import ParallelCorpus
+
+    corpus = ParallelCorpus.open(config.data_path, "train", np.dtype(meta["dtype"]))
+    stream = training.BatchStream(corpus, config.train.batch_tokens, config.train.seed)
+    model = marian(config, meta["vocab_size"]).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=config.train.adam_betas)
+    tokens, started = 0, 0.0
+    for step in range(warmup + updates):
+        if step == warmup:
+            started = time.perf_counter()
+        update = stream.next_update(config.train.accumulate)
+        for batch in training.collate_update(corpus, update, torch.device("cpu")):
+            labels = batch.target_out.masked_fill(batch.target_out == 0, -100)
+            logits = model(input_ids=batch.source, attention_mask=batch.source != 0,
+                           decoder_input_ids=batch.target_in, decoder_attention_mask=batch.target_in != 0).logits
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100,
+                                   label_smoothing=config.train.label_smoothing, reduction="sum")
+            (loss / update.total_target_tokens).backward()
+            tokens += batch.target_tokens if step >= warmup else 0
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.clip_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return time.perf_counter() - started, tokens
+
+
+def tcli_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, int, dict]:
+    from translate_cli.core.distributed import Dist
+    from translate_cli.steps.trainer import Trainer
+
+    trainer = Trainer(config, meta, Dist())
+    trainer.model.train()
+    tokens, started, counts = 0, 0.0, {"source": 0, "target": 0, "source_sq": 0, "target_sq": 0, "cross": 0}
+    for step in range(warmup + updates):
+        if step == warmup:
+            started = time.perf_counter()
+        _, mine, _ = trainer.train_update()
+        if step >= warmup:
+            tokens += mine
+            for batch in trainer.last_update.batches:  # real token counts, for the FLOP count
+                source = trainer.stream.source_lengths[batch].astype("int64") + 1
+                target = trainer.stream.target_lengths[batch].astype("int64") + 1
+                counts["source"] += int(source.sum())
+                counts["target"] += int(target.sum())
+                counts["source_sq"] += int((source * source).sum())
+                counts["target_sq"] += int((target * target).sum())
+                counts["cross"] += int((source * target).sum())
+    return time.perf_counter() - started, tokens, counts
+
+
+def model_flops(config, vocab_size: int, counts: dict) -> float:
+    """Training FLOPs (forward + backward = 3x forward) of the real tokens: matmuls and attention."""
+    d, ff = config.model.d_model, config.model.ff_dim
+    encoder = config.model.encoder_layers * (4 * d * d + 2 * d * ff)
+    decoder = config.model.decoder_layers * (8 * d * d + 2 * d * ff)
+    forward = 2 * (encoder * counts["source"] + decoder * counts["target"] + d * vocab_size * counts["target"])
+    # Attention scores and weighted sums: 4 * d per query-key pair (causal self-attention: half).
+    forward += 4 * d * (config.model.encoder_layers * counts["source_sq"]
+                        + config.model.decoder_layers * (counts["target_sq"] / 2 + counts["cross"]))
+    return 3.0 * forward
+
+
+def matmul_ceiling(threads: int) -> float:
+    """Best fp32 GFLOP/s of large matrix products on this machine, now."""
+    import torch
+
+    torch.set_num_threads(threads)
+    best = 0.0
+    for n in (512, 1024):
+        a, b = torch.randn(2048, n), torch.randn(n, n)
+        a @ b
+        started = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = max(best, 10 * 2 * 2048 * n * n / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def worker(args: argparse.Namespace) -> dict:
+    import torch
+
+    config, meta = load(args)
+    torch.set_num_threads(args.threads)
+    if args.system == "hf":
+        seconds, tokens = hf_updates(config, meta, args.updates, args.warmup)
+        extra = {}
+    else:
+        seconds, tokens, counts = tcli_updates(config, meta, args.updates, args.warmup)
+        flops = model_flops(config, meta["vocab_size"], counts)
+        ceiling = matmul_ceiling(args.threads)
+        extra = {"model_gflops_per_s": round(flops / seconds / 1e9, 1), "matmul_ceiling_gflops_per_s": round(ceiling, 1),
+                 "mfu": round(flops / seconds / 1e9 / ceiling, 3)}
+    return {"system": args.system, "updates": args.updates, "target_tokens": tokens, "seconds": round(seconds, 2),
+            "target_tokens_per_s": round(tokens / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **extra}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="config overrides, e.g. data_root=../shared/data")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--updates", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-tokens", type=int, default=2048)
+    parser.add_argument("--json", default="docs/bench_train.json")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--system", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    rows = []
+    for system in ("hf", "tcli"):
+        command = [sys.executable, __file__, "--worker", "--system", system, "--config", args.config,
+                   "--threads", str(args.threads), "--updates", str(args.updates), "--warmup", str(args.warmup),
+                   "--batch-tokens", str(args.batch_tokens), *args.overrides]
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+        if done.returncode:
+            raise SystemExit(f"{system} failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    report(rows, args)
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    hf, ours = rows
+    ratio = {"tokens_per_s_tcli_over_hf": round(ours["target_tokens_per_s"] / hf["target_tokens_per_s"], 2),
+             "peak_rss_tcli_over_hf": round(ours["peak_rss_mb"] / hf["peak_rss_mb"], 2)}
+    table = Table(title=f"training {args.updates} updates of {args.batch_tokens} tokens, {args.threads} threads")
+    for column in ("system", "target tok/s", "peak RSS MB", "MFU"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for row in rows:
+        mfu = f"{row['mfu']:.1%} of {row['matmul_ceiling_gflops_per_s']:.0f} GFLOP/s" if "mfu" in row else "-"
+        table.add_row(row["system"], f"{row['target_tokens_per_s']:.0f}", f"{row['peak_rss_mb']:.0f}", mfu)
+    table.add_row("tcli ÷ hf", f"{ratio['tokens_per_s_tcli_over_hf']:.2f}x", f"{ratio['peak_rss_tcli_over_hf']:.2f}x", "")
+    Console().print(table)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows, **ratio}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

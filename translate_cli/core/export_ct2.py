@@ -1,0 +1,156 @@
+"""Export a tcli model to CTranslate2 through its Python specification API, and translate with it.
+
+The tcli transformer maps one to one onto CTranslate2's pre-norm TransformerSpec: fused QKV
+self-attention, query + fused KV cross-attention, ReLU feed-forward, final layer norms, embeddings
+scaled by sqrt(d_model), sinusoidal positions (written out explicitly, since tcli interleaves sin/cos),
+and an output projection tied to the embedding. The export directory also carries tcli's model.json
+and spm.model, so the same normalisation, tokenization and language tags apply.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from translate_cli.core.checkpoint import MODEL_JSON, SPM, LoadedModel, read_info
+from translate_cli.core.tokenizer import Tokenizer
+from translate_cli.core.model import Seq2SeqTransformer, sinusoidal_positions
+from translate_cli.core.search import Hypothesis
+from translate_cli.errors import TcliError
+
+CT2_MARKER = "tcli-ctranslate2.json"
+MAX_POSITIONS = 1024
+
+
+def import_ctranslate2():
+    try:
+        import ctranslate2
+    except ImportError:
+        raise TcliError("the CTranslate2 backend needs the optional extra: pip install -e \".[ct2]\"") from None
+    return ctranslate2
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy().copy()
+
+
+def _linear(spec, layer: torch.nn.Linear) -> None:
+    spec.weight = _array(layer.weight)
+    spec.bias = _array(layer.bias)
+
+
+def _norm(spec, layer: torch.nn.LayerNorm) -> None:
+    spec.gamma = _array(layer.weight)
+    spec.beta = _array(layer.bias)
+
+
+def _feed_forward(spec, norm: torch.nn.LayerNorm, ff) -> None:
+    _norm(spec.layer_norm, norm)
+    _linear(spec.linear_0, ff[0])
+    _linear(spec.linear_1, ff[2])
+
+
+def build_spec(model: Seq2SeqTransformer, pieces: list[str]):
+    ctranslate2 = import_ctranslate2()
+    from ctranslate2.specs import common_spec, transformer_spec
+
+    config = model.config
+    spec = transformer_spec.TransformerSpec.from_config((config.encoder_layers, config.decoder_layers), config.heads,
+                                                        pre_norm=True, activation=common_spec.Activation.RELU)
+    embedding = _array(model.embedding.weight)
+    positions = sinusoidal_positions(MAX_POSITIONS, config.d_model).numpy()
+    for side in (spec.encoder, spec.decoder):
+        side.position_encodings.encodings = positions
+        side.scale_embeddings = True
+    spec.encoder.embeddings[0].weight = embedding
+    spec.decoder.embeddings.weight = embedding
+    spec.decoder.projection.weight = embedding  # tied output projection
+    _norm(spec.encoder.layer_norm, model.encoder_norm)
+    _norm(spec.decoder.layer_norm, model.decoder_norm)
+    for layer_spec, layer in zip(spec.encoder.layer, model.encoder_layers):
+        _norm(layer_spec.self_attention.layer_norm, layer.attention_norm)
+        _linear(layer_spec.self_attention.linear[0], layer.attention.qkv)
+        _linear(layer_spec.self_attention.linear[1], layer.attention.out)
+        _feed_forward(layer_spec.ffn, layer.ff_norm, layer.ff)
+    for layer_spec, layer in zip(spec.decoder.layer, model.decoder_layers):
+        _norm(layer_spec.self_attention.layer_norm, layer.self_norm)
+        _linear(layer_spec.self_attention.linear[0], layer.self_attention.qkv)
+        _linear(layer_spec.self_attention.linear[1], layer.self_attention.out)
+        _norm(layer_spec.attention.layer_norm, layer.cross_norm)
+        _linear(layer_spec.attention.linear[0], layer.cross_attention.query)
+        _linear(layer_spec.attention.linear[1], layer.cross_attention.key_value)
+        _linear(layer_spec.attention.linear[2], layer.cross_attention.out)
+        _feed_forward(layer_spec.ffn, layer.ff_norm, layer.ff)
+    spec.config.unk_token, spec.config.bos_token, spec.config.eos_token = pieces[1], pieces[2], pieces[3]
+    spec.config.decoder_start_token = pieces[2]
+    spec.register_source_vocabulary(pieces)
+    spec.register_target_vocabulary(pieces)
+    spec.validate()
+    del ctranslate2
+    return spec
+
+
+def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -> Path:
+    """Write a CTranslate2 model directory (plus tcli's model.json and spm.model) to `output`."""
+    output = Path(output)
+    pieces = [loaded.tokenizer.sp.id_to_piece(i) for i in range(loaded.tokenizer.vocab_size)]
+    spec = build_spec(loaded.model, pieces)
+    spec.optimize(quantization=quantization or "float32")
+    if output.exists():
+        if not (output / CT2_MARKER).is_file():
+            raise TcliError(f"{output}: exists and is not a tcli CTranslate2 export; choose a new -o folder")
+        shutil.rmtree(output)
+    spec.save(str(output))
+    shutil.copyfile(loaded.path / MODEL_JSON, output / MODEL_JSON)
+    shutil.copyfile(loaded.path / SPM, output / SPM)
+    (output / CT2_MARKER).write_text(json.dumps({"quantization": quantization or "float32",
+                                                 "source": str(loaded.path)}), encoding="utf-8")
+    return output
+
+
+def is_ct2_export(folder: Path) -> bool:
+    return (Path(folder) / CT2_MARKER).is_file()
+
+
+class CT2Searcher:
+    """Runs search through a CTranslate2 Translator on token ids, returning tcli Hypotheses."""
+
+    def __init__(self, folder: Path, pieces: list[str], threads: int | None = None):
+        ctranslate2 = import_ctranslate2()
+        self.pieces = pieces
+        self.index = {piece: i for i, piece in enumerate(pieces)}
+        self.translator = ctranslate2.Translator(str(folder), device="cpu", inter_threads=1,
+                                                 intra_threads=threads or torch.get_num_threads())
+
+    def search(self, sources: list[list[int]], max_lengths: list[int], beam_size: int, length_penalty: float,
+               nbest: int, batch_size: int) -> list[list[Hypothesis]]:
+        tokens = [[self.pieces[i] for i in ids] + [self.pieces[3]] for ids in sources]
+        results = self.translator.translate_batch(
+            tokens, beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
+            max_decoding_length=max(max_lengths, default=1) + 1, max_batch_size=batch_size, batch_type="tokens")
+        output = []
+        for result in results:
+            hyps = [Hypothesis([self.index[p] for p in hyp], score, score)
+                    for hyp, score in zip(result.hypotheses, result.scores)]
+            output.append(hyps)
+        return output
+
+
+def load_ct2(folder: Path | str, threads: int | None = None) -> LoadedModel:
+    """A CTranslate2 export as a LoadedModel whose search runs in CTranslate2."""
+    folder = Path(folder)
+    info = read_info(folder)
+    if not is_ct2_export(folder):
+        raise TcliError(f"{folder}: not a CTranslate2 export; create one with "
+                        f"`tcli export MODEL_DIR --format ctranslate2 -o {folder}`")
+    tokenizer = Tokenizer(folder / SPM)
+    pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
+    try:
+        searcher = CT2Searcher(folder, pieces, threads)
+    except RuntimeError as exc:
+        raise TcliError(f"{folder}: CTranslate2 cannot load it ({exc})") from None
+    return LoadedModel(info, None, tokenizer, folder, ct2=searcher)
