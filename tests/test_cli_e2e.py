@@ -116,3 +116,35 @@ def test_translate_and_evaluate_files_beat_an_untrained_model(trained):
     passed = tcli("evaluate", "runs/e2e/best", "--src", str(data / "test.en"), "--ref", str(data / "test.ja"),
                   "--min-bleu", str(floor_bleu), "--min-chrf", str(floor_chrf), "-b", "1", cwd=trained)
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_ctranslate2_backend_matches_native_greedy(trained):
+    data = trained / "data" / "tanaka"
+    exported = tcli("export", "runs/e2e/best", "-o", "ct2", cwd=trained)
+    assert exported.returncode == 0, exported.stderr
+    outputs = {}
+    for backend, model in (("native", "runs/e2e/best"), ("ctranslate2", "ct2")):
+        done = tcli("translate", model, str(data / "test.en"), "-o", f"{backend}.ja", "-b", "1", "--backend", backend,
+                    cwd=trained)
+        assert done.returncode == 0, done.stderr
+        outputs[backend] = (trained / f"{backend}.ja").read_text(encoding="utf-8").split("\n")[:-1]
+    native, ct2 = outputs["native"], outputs["ctranslate2"]
+    assert len(native) == len(ct2) == SLICE["test"]
+    agreement = sum(a == b for a, b in zip(native, ct2)) / len(native)
+    assert agreement >= 0.99, agreement
+    scores = {}
+    for backend in outputs:
+        scored = tcli("evaluate", "--hyp", f"{backend}.ja", "--ref", str(data / "test.ja"), "--to", "ja", "--json",
+                      f"{backend}.json", cwd=trained)
+        assert scored.returncode == 0
+        scores[backend] = json.loads((trained / f"{backend}.json").read_text())["bleu"]
+    assert abs(scores["native"] - scores["ctranslate2"]) <= 0.3, scores
+
+
+def test_int8_quantized_translation(trained):
+    data = trained / "data" / "tanaka"
+    done = tcli("translate", "runs/e2e/best", str(data / "test.en"), "-o", "int8.ja", "--quantize", "int8", "-b", "1",
+                cwd=trained)
+    assert done.returncode == 0, done.stderr
+    lines = (trained / "int8.ja").read_text(encoding="utf-8").split("\n")[:-1]
+    assert len(lines) == SLICE["test"] and sum(bool(line) for line in lines) == SLICE["test"]

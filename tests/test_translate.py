@@ -48,3 +48,16 @@ def test_nbest_tsv_and_jsonl(multi_model_dir, tmp_path):
     assert record["line"] == 1 and len(record["nbest"]) == 2
     too_many = run_cli("translate", str(multi_model_dir), "--to", "ja", "-b", "2", "--nbest", "3", stdin="a\n")
     assert too_many.exit_code == 2 and "--beam-size 3" in too_many.stderr
+
+
+def test_int8_quantization_replaces_linear_layers(single_model_dir):
+    from translate_cli.core.checkpoint import load_model
+    from translate_cli.core.quantize import quantize_int8
+
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
+
+    model = quantize_int8(load_model(single_model_dir).model)
+    assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
+    assert sum(isinstance(m, DynamicQuantizedLinear) for m in model.modules()) > 10
+    assert isinstance(model.output_projection, DynamicQuantizedLinear)

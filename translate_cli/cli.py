@@ -203,5 +203,35 @@ def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. r
             f"`tcli translate {folder} --backend ctranslate2`")
 
 
+@app.command()
+@user_errors
+def plot(run_dirs: List[Path] = typer.Argument(..., help="one or more run directories (runs/NAME)"),
+         output: Path = typer.Option(Path("curves.png"), "--output", "-o", help="PNG file to write"),
+         label: Optional[List[str]] = typer.Option(None, "--label", help="a legend label per run (default: folder names)")
+         ) -> None:
+    """Draw training and dev loss, dev BLEU and chrF, and learning rate against step (PNG)."""
+    from translate_cli.steps import visualize
+
+    if label and len(label) != len(run_dirs):
+        raise TcliError(f"--label given {len(label)} times for {len(run_dirs)} runs; give one per run or none")
+    visualize.plot_runs(run_dirs, output, label)
+
+
+@app.command()
+@user_errors
+def attention(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
+              sentence: str = typer.Argument(..., help="the English sentence to translate"),
+              output: Path = typer.Option(Path("attention.png"), "--output", "-o", help="PNG file to write"),
+              to: Optional[str] = ToOpt,
+              layer: int = typer.Option(-1, "--layer", help="decoder layer (0-based; -1 = the last)"),
+              self_attention: bool = typer.Option(False, "--self", help="the decoder's masked self-attention "
+                                                  "instead of cross-attention"),
+              font: Optional[List[Path]] = typer.Option(None, "--font", help="a font file to draw labels with")) -> None:
+    """Translate a sentence and draw a decoder layer's attention, averaged over heads (PNG)."""
+    from translate_cli.steps import visualize
+
+    visualize.attention_map(model_dir, sentence, output, to, layer, self_attention, font or [])
+
+
 def main() -> None:
     app()

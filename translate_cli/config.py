@@ -95,6 +95,7 @@ class TrainConfig(Section):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 (with loss scaling) on CUDA only
     compile: bool = False  # torch.compile the model
     fused_optimizer: bool = True  # fused AdamW where the device supports it, else the foreach version
+    tensorboard: bool = False  # also write TensorBoard events to {work_dir}/tensorboard (extra: .[tensorboard])
 
 
 class DecodeConfig(Section):

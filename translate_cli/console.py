@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -16,16 +17,17 @@ console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are 
 out = Console(highlight=False)
 
 
-def info(message: str) -> None:
-    console.print(message)
+def info(message: str, prefix: str = "") -> None:
+    """A status line on stderr; `prefix` may hold rich markup, the message is printed literally."""
+    console.print(prefix + escape(message))
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/yellow] {message}")
+    console.print("[yellow]warning:[/yellow] " + escape(message))
 
 
 def error_line(message: str) -> None:
-    console.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+    console.print("[bold red]error:[/bold red] " + escape(message), soft_wrap=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], numeric_from: int = 1) -> Table:

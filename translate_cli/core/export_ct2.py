@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from translate_cli.core.checkpoint import MODEL_JSON, SPM, LoadedModel, read_info
+from translate_cli.core.checkpoint import MODEL_JSON, SPM, LoadedModel, read_info, write_dir_atomically
 from translate_cli.core.tokenizer import Tokenizer
 from translate_cli.core.model import Seq2SeqTransformer, sinusoidal_positions
 from translate_cli.core.search import Hypothesis
@@ -100,15 +100,17 @@ def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -
     pieces = [loaded.tokenizer.sp.id_to_piece(i) for i in range(loaded.tokenizer.vocab_size)]
     spec = build_spec(loaded.model, pieces)
     spec.optimize(quantization=quantization or "float32")
-    if output.exists():
-        if not (output / CT2_MARKER).is_file():
-            raise TcliError(f"{output}: exists and is not a tcli CTranslate2 export; choose a new -o folder")
-        shutil.rmtree(output)
-    spec.save(str(output))
-    shutil.copyfile(loaded.path / MODEL_JSON, output / MODEL_JSON)
-    shutil.copyfile(loaded.path / SPM, output / SPM)
-    (output / CT2_MARKER).write_text(json.dumps({"quantization": quantization or "float32",
-                                                 "source": str(loaded.path)}), encoding="utf-8")
+    if output.exists() and not (output / CT2_MARKER).is_file():
+        raise TcliError(f"{output}: exists and is not a tcli CTranslate2 export; choose a new -o folder")
+
+    def fill(folder: Path) -> None:
+        spec.save(str(folder))
+        shutil.copyfile(loaded.path / MODEL_JSON, folder / MODEL_JSON)
+        shutil.copyfile(loaded.path / SPM, folder / SPM)
+        (folder / CT2_MARKER).write_text(json.dumps({"quantization": quantization or "float32",
+                                                     "source": str(loaded.path)}), encoding="utf-8")
+
+    write_dir_atomically(output, fill)
     return output
 
 

@@ -114,7 +114,7 @@ def run(config: Config, on_bad_utf8: str = "error", force: bool = False) -> Path
     files = corpus_files(config)
     digest, hashes = fingerprint(config, files)
     if not force and is_prepared(folder, digest):
-        console.info(f"[green]up to date:[/green] {folder} was prepared from the same inputs and settings; reusing it")
+        console.info(f"{folder} was prepared from the same inputs and settings; reusing it", "[green]up to date:[/green] ")
         return folder
     reports: list[CorpusReport] = []
     write_dir_atomically(folder, lambda staging: _prepare_into(staging, config, files, reports, on_bad_utf8,

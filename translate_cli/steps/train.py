@@ -62,17 +62,49 @@ def run(config: Config, resume: bool = False, overwrite: bool = False) -> Path:
             _start(trainer, resume, overwrite)
             if group.is_main:
                 (work / "config.yaml").write_text(dump(config), encoding="utf-8")
-            with open(work / "log.jsonl", "a", encoding="utf-8") if group.is_main else contextlib.nullcontext() as log_file:
-                def log(entry: dict) -> None:
-                    if log_file is not None:
-                        log_file.write(json.dumps({"time": round(time.time(), 3), **entry}) + "\n")
-                        log_file.flush()
+            with MetricsLog(work, group.is_main, config.train.tensorboard) as log:
                 if resume:
                     log({"type": "resume", "step": trainer.state.step})
                 _loop(trainer, log)
     finally:
         distributed.teardown(group)
     return work
+
+
+class MetricsLog:
+    """log.jsonl (appended to, never overwritten) and optionally TensorBoard; rank 0 only."""
+
+    def __init__(self, work: Path, enabled: bool, tensorboard: bool):
+        self.work, self.enabled, self.tensorboard = work, enabled, tensorboard
+        self.file = self.writer = None
+
+    def __enter__(self) -> "MetricsLog":
+        if self.enabled:
+            self.file = open(self.work / "log.jsonl", "a", encoding="utf-8")
+            if self.tensorboard:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter
+                except ImportError:
+                    raise TcliError("train.tensorboard: true needs tensorboard: pip install -e \".[tensorboard]\"") from None
+                self.writer = SummaryWriter(str(self.work / "tensorboard"))
+        return self
+
+    def __call__(self, entry: dict) -> None:
+        if self.file is None:
+            return
+        self.file.write(json.dumps({"time": round(time.time(), 3), **entry}) + "\n")
+        self.file.flush()
+        if self.writer is not None and entry.get("type") in ("train", "dev"):
+            for key, value in entry.items():
+                if key not in ("type", "step", "time") and isinstance(value, (int, float)) and value is not None:
+                    self.writer.add_scalar(f"{entry['type']}/{key}", value, entry["step"])
+            self.writer.flush()
+
+    def __exit__(self, *exc) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _start(trainer: Trainer, resume: bool, overwrite: bool) -> None:
@@ -169,8 +201,8 @@ def _loop(trainer: Trainer, log) -> None:
                     console.info(f"stopping after {train.max_minutes} minutes (train.max_minutes)")
                 break
     if trainer.state.best is not None and group.is_main:
-        console.info(f"[green]done:[/green] best {train.best_metric} {trainer.state.best} at step "
-                     f"{trainer.state.best_step}; model in {trainer.config.work_path / 'best'}")
+        console.info(f"best {train.best_metric} {trainer.state.best} at step {trainer.state.best_step}; "
+                     f"model in {trainer.config.work_path / 'best'}", "[green]done:[/green] ")
 
 
 class _Meter:

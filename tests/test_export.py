@@ -1,0 +1,47 @@
+"""The CTranslate2 export computes the same model, and the ctranslate2 backend keeps tcli's guarantees."""
+
+import torch
+
+from conftest import run_cli
+from translate_cli.core.checkpoint import load_model
+from translate_cli.core.export_ct2 import export, load_ct2
+from translate_cli.core.tokenizer import BOS_ID, EOS_ID
+
+
+def test_exported_model_scores_tokens_like_the_native_one(single_model_dir, tmp_path):
+    loaded = load_model(single_model_dir)
+    folder = export(loaded, tmp_path / "ct2")
+    ct2 = load_ct2(folder).ct2
+    sources = [loaded.tokenizer.encode("Where is the station?"), loaded.tokenizer.encode("I like tennis very much.")]
+    targets = [loaded.tokenizer.encode("駅はどこですか。"), loaded.tokenizer.encode("テニスが大好きです。")]
+    pieces = ct2.pieces
+    results = ct2.translator.score_batch([[pieces[i] for i in s] + ["</s>"] for s in sources],
+                                         [[pieces[i] for i in t] for t in targets])
+    for source, target, result in zip(sources, targets, results):
+        with torch.no_grad():
+            logits = loaded.model.logits(loaded.model(torch.tensor([source + [EOS_ID]]),
+                                                      torch.tensor([[BOS_ID] + target])))[0]
+        native = torch.log_softmax(logits, -1)[torch.arange(len(target) + 1), torch.tensor(target + [EOS_ID])]
+        assert torch.allclose(torch.tensor(result.log_probs), native, atol=2e-3), (result.log_probs, native)
+
+
+def test_backend_keeps_one_line_per_line(single_model_dir, tmp_path):
+    folder = tmp_path / "ct2"
+    made = run_cli("export", str(single_model_dir), "-o", str(folder), "--quantization", "int8")
+    assert made.exit_code == 0, made.output
+    text = "Hello there.\n\n   \nThe data is ready 🎉\n"
+    result = run_cli("translate", str(folder), "--backend", "ctranslate2", "-b", "2", stdin=text)
+    assert result.exit_code == 0, result.output
+    outputs = result.stdout.split("\n")[:-1]
+    assert len(outputs) == 4 and outputs[1] == outputs[2] == ""
+
+
+def test_export_and_backend_errors(single_model_dir, tmp_path):
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "notes.txt").write_text("mine")
+    refused = run_cli("export", str(single_model_dir), "-o", str(occupied))
+    assert refused.exit_code == 2 and "not a tcli CTranslate2 export" in refused.stderr
+    assert (occupied / "notes.txt").read_text() == "mine"
+    wrong = run_cli("translate", str(single_model_dir), "--backend", "ctranslate2", stdin="hi\n")
+    assert wrong.exit_code == 2 and "tcli export" in wrong.stderr
