@@ -41,7 +41,7 @@ def test_export_and_backend_errors(single_model_dir, tmp_path):
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
     refused = run_cli("export", str(single_model_dir), "-o", str(occupied))
-    assert refused.exit_code == 2 and "not a tcli CTranslate2 export" in refused.stderr
+    assert refused.exit_code == 2 and "not a folder tcli wrote" in refused.stderr
     assert (occupied / "notes.txt").read_text() == "mine"
     wrong = run_cli("translate", str(single_model_dir), "--backend", "ctranslate2", stdin="hi\n")
     assert wrong.exit_code == 2 and "tcli export" in wrong.stderr

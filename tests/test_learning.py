@@ -14,8 +14,9 @@ def reverse_batch(generator: torch.Generator, size: int = 64) -> Batch:
     sources = [torch.randint(4, 20, (int(n),), generator=generator).tolist() for n in lengths]
     targets = [list(reversed(s)) for s in sources]
     target_out = pad_sequences(targets, suffix=EOS_ID)
+    positions = (target_out.view(-1) != PAD_ID).nonzero().squeeze(1)
     return Batch(pad_sequences(sources, suffix=EOS_ID), pad_sequences(targets, prefix=BOS_ID), target_out,
-                 int((target_out != PAD_ID).sum()))
+                 positions, int(positions.numel()))
 
 
 def test_tiny_model_learns_to_reverse():

@@ -7,6 +7,7 @@ becomes one red line on stderr and exit code 2.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -62,8 +63,14 @@ def user_errors(command: Callable) -> Callable:
             console.error_line("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:  # e.g. `tcli translate ... | head`: the reader left; not an error of ours
-            sys.stderr.close()
+            # Point stdout at /dev/null so the interpreter's final flush does not fail (exit status 120).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except OSError as exc:  # disk full, permission denied, a folder where a file was expected...
+            where = f"{exc.filename}: " if exc.filename else ""
+            console.error_line(f"{where}{exc.strerror or exc}; check the path, its permissions and free space")
+            raise typer.Exit(EXIT_USER_ERROR) from None
 
     return wrapper
 
@@ -201,6 +208,19 @@ def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. r
     folder = export_ct2(load_model(model_dir), output, None if quantization == Quantization.none else quantization.value)
     ui.info(f"exported {model_dir} to {folder} ({format.value}, {quantization.value}); translate with "
             f"`tcli translate {folder} --backend ctranslate2`")
+
+
+@app.command()
+@user_errors
+def average(run_dir: Path = typer.Argument(..., help="a run directory trained with train.keep_checkpoints=N"),
+            last: int = typer.Option(5, "--last", min=1, help="how many of the newest checkpoints to average"),
+            output: Path = typer.Option(..., "--output", "-o", help="model directory to write")) -> None:
+    """Average the weights of a run's last N checkpoints into a model directory."""
+    from translate_cli import console as ui
+    from translate_cli.steps.averaging import average_run
+
+    folder = average_run(run_dir, last, output)
+    ui.info(f"averaged the last {last} checkpoints of {run_dir} into {folder}")
 
 
 @app.command()

@@ -52,7 +52,7 @@ class CleanConfig(Section):
 
 
 class VocabConfig(Section):
-    size: int = Field(8000, ge=64, le=65000)
+    size: int = Field(8000, ge=300, le=65000)  # byte fallback alone takes 256 pieces
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = Field(0.9995, gt=0.0, le=1.0)
     max_sentences: int = Field(1_000_000, gt=0)  # sampled for SentencePiece training
@@ -95,6 +95,10 @@ class TrainConfig(Section):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 (with loss scaling) on CUDA only
     compile: bool = False  # torch.compile the model
     fused_optimizer: bool = True  # fused AdamW where the device supports it, else the foreach version
+    patience: Optional[int] = Field(None, ge=1)  # stop after this many validations without a better metric
+    keep_checkpoints: int = Field(0, ge=0)  # keep the weights of the last N checkpoints (for averaging)
+    checkpoint_every: Optional[int] = Field(None, ge=1)  # steps between kept checkpoints; default eval_every
+    average_last: int = Field(0, ge=0)  # at the end, average the last N kept checkpoints into {work_dir}/averaged
     tensorboard: bool = False  # also write TensorBoard events to {work_dir}/tensorboard (extra: .[tensorboard])
 
 
@@ -120,6 +124,13 @@ class Config(Section):
     model: ModelSection = ModelSection()
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
+
+    @model_validator(mode="after")
+    def _check_averaging(self) -> "Config":
+        if self.train.average_last > self.train.keep_checkpoints:
+            raise ValueError(f"train.average_last ({self.train.average_last}) needs train.keep_checkpoints "
+                             f"of at least that many ({self.train.keep_checkpoints})")
+        return self
 
     @model_validator(mode="after")
     def _check_languages(self) -> "Config":

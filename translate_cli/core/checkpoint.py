@@ -81,25 +81,46 @@ def _sidecars(target: Path) -> tuple[Path, Path]:
     return target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
 
 
-def recover_dir(target: Path) -> None:
-    """Undo a swap that a crash interrupted: the previous directory comes back if the new one never landed."""
-    target = Path(target)
+def _absolute(target: Path) -> Path:
+    target = Path(target).absolute()
+    if not target.name or target.name in (".", ".."):
+        target = target.resolve()
+    return target
+
+
+def readable_dir(target: Path) -> Path:
+    """Where a directory's content is now: the directory, or its previous version if a crash
+    interrupted a swap (readers never rename anything; a writer may be at work)."""
+    target = _absolute(target)
     _, retired = _sidecars(target)
     if not target.exists() and retired.is_dir():
-        try:
-            retired.rename(target)
-        except OSError:  # read-only location: leave it; loading then reports the missing directory
-            pass
+        return retired
+    return target
 
 
-def write_dir_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+def recover_dir(target: Path) -> None:
+    """Writers only: undo a swap that a crash interrupted, bringing the previous directory back."""
+    target = _absolute(target)
+    _, retired = _sidecars(target)
+    if not target.exists() and retired.is_dir():
+        retired.rename(target)
+
+
+def write_dir_atomically(target: Path, fill: Callable[[Path], None], marker: str) -> None:
     """Call fill(tmp_dir), fsync every file, then swap tmp_dir in place of `target`.
 
-    A crash at any point leaves either the old or the new directory loadable (see recover_dir).
+    A crash at any point leaves either the old or the new directory loadable (see readable_dir). An
+    existing non-empty `target` is replaced only if it holds `marker` (it is one of ours): a mistyped
+    output path never deletes someone's folder.
     """
-    target = Path(target)
+    target = _absolute(target)
+    if target.parent == target:
+        raise CheckpointError(f"{target}: cannot write a directory there; choose a sub-folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(target)
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / marker).is_file())):
+        raise CheckpointError(f"{target}: exists and is not a folder tcli wrote (no {marker}); refusing to "
+                              f"replace it; choose another path")
     staging, retired = _sidecars(target)
     for leftover in (staging, retired):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -126,12 +147,11 @@ def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, 
 
 
 def save_model(target: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
-    write_dir_atomically(target, lambda folder: write_model_files(folder, info, model, spm_path))
+    write_dir_atomically(target, lambda folder: write_model_files(folder, info, model, spm_path), MODEL_JSON)
 
 
 def read_info(folder: Path) -> ModelInfo:
-    folder = Path(folder)
-    recover_dir(folder)
+    folder = readable_dir(folder)
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: model directory not found; give a directory written by `tcli train` "
                               f"(for example runs/en-ja/best)")
@@ -162,7 +182,7 @@ def _check_file(folder: Path, name: str, expected: str | None) -> Path:
 
 def load_model_weights(folder: Path) -> dict[str, torch.Tensor]:
     """The state dict of a model directory, checked against model.json's checksum; safetensors only."""
-    folder = Path(folder)
+    folder = readable_dir(folder)
     hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
     path = _check_file(folder, WEIGHTS, hashes.get(WEIGHTS))
     try:
@@ -174,7 +194,7 @@ def load_model_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
     """Rebuild a model from its directory alone: JSON metadata, safetensors weights, SentencePiece model."""
-    folder = Path(folder)
+    folder = readable_dir(folder)
     info = read_info(folder)
     hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
     spm_path = _check_file(folder, SPM, hashes.get(SPM))
@@ -185,7 +205,7 @@ def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
         raise CheckpointError(f"{folder / WEIGHTS}: does not fit model.json ({str(exc).splitlines()[0]})") from None
     try:
         tokenizer = Tokenizer(spm_path)
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, ValueError) as exc:
         raise CheckpointError(f"{spm_path}: not a SentencePiece model ({exc})") from None
     if tokenizer.vocab_size != info.model.vocab_size:
         raise CheckpointError(f"{spm_path}: vocabulary size {tokenizer.vocab_size} does not match the model's "

@@ -131,16 +131,20 @@ class Batch:
     source: torch.Tensor  # (B, S) ids + EOS, right-padded
     target_in: torch.Tensor  # (B, T) BOS + ids: the gold target shifted right (teacher forcing)
     target_out: torch.Tensor  # (B, T) ids + EOS: what each position must predict
-    target_tokens: int  # non-pad positions of target_out
+    positions: torch.Tensor  # (N,) flat indices of the real (non-pad) positions of target_out
+    target_tokens: int  # N
+
+    def to(self, device: torch.device) -> "Batch":
+        """On the device; the index of real positions is computed on the host, so no sync is needed."""
+        move = lambda tensor: tensor.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.source), move(self.target_in), move(self.target_out), move(self.positions),
+                     self.target_tokens)
 
 
 def collate(corpus: ParallelCorpus, indices: np.ndarray) -> Batch:
     sources = [corpus.source[i] for i in indices]
     targets = [corpus.target[i] for i in indices]
     target_out = pad_sequences(targets, suffix=EOS_ID)
-    return Batch(
-        source=pad_sequences(sources, suffix=EOS_ID),
-        target_in=pad_sequences(targets, prefix=BOS_ID),
-        target_out=target_out,
-        target_tokens=int((target_out != PAD_ID).sum()),
-    )
+    positions = (target_out.view(-1) != PAD_ID).nonzero().squeeze(1)
+    return Batch(source=pad_sequences(sources, suffix=EOS_ID), target_in=pad_sequences(targets, prefix=BOS_ID),
+                 target_out=target_out, positions=positions, target_tokens=int(positions.numel()))

@@ -100,9 +100,6 @@ def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -
     pieces = [loaded.tokenizer.sp.id_to_piece(i) for i in range(loaded.tokenizer.vocab_size)]
     spec = build_spec(loaded.model, pieces)
     spec.optimize(quantization=quantization or "float32")
-    if output.exists() and not (output / CT2_MARKER).is_file():
-        raise TcliError(f"{output}: exists and is not a tcli CTranslate2 export; choose a new -o folder")
-
     def fill(folder: Path) -> None:
         spec.save(str(folder))
         shutil.copyfile(loaded.path / MODEL_JSON, folder / MODEL_JSON)
@@ -110,7 +107,7 @@ def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -
         (folder / CT2_MARKER).write_text(json.dumps({"quantization": quantization or "float32",
                                                      "source": str(loaded.path)}), encoding="utf-8")
 
-    write_dir_atomically(output, fill)
+    write_dir_atomically(output, fill, CT2_MARKER)
     return output
 
 
@@ -130,15 +127,20 @@ class CT2Searcher:
 
     def search(self, sources: list[list[int]], max_lengths: list[int], beam_size: int, length_penalty: float,
                nbest: int, batch_size: int) -> list[list[Hypothesis]]:
+        """Sentences are grouped by their own output limit (CTranslate2 takes one per call), and an output
+        that reaches it is cut there, as the native search forces end-of-sentence at the limit."""
         tokens = [[self.pieces[i] for i in ids] + [self.pieces[3]] for ids in sources]
-        results = self.translator.translate_batch(
-            tokens, beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
-            max_decoding_length=max(max_lengths, default=1) + 1, max_batch_size=batch_size, batch_type="tokens")
-        output = []
-        for result in results:
-            hyps = [Hypothesis([self.index[p] for p in hyp], score, score)
-                    for hyp, score in zip(result.hypotheses, result.scores)]
-            output.append(hyps)
+        groups: dict[int, list[int]] = {}
+        for index, limit in enumerate(max_lengths):
+            groups.setdefault(limit, []).append(index)
+        output: list[list[Hypothesis]] = [[] for _ in sources]
+        for limit, indices in groups.items():
+            results = self.translator.translate_batch(
+                [tokens[i] for i in indices], beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty,
+                return_scores=True, max_decoding_length=limit + 1, max_batch_size=batch_size, batch_type="tokens")
+            for index, result in zip(indices, results):
+                output[index] = [Hypothesis([self.index[p] for p in hyp][:limit], score, score)
+                                 for hyp, score in zip(result.hypotheses, result.scores)]
         return output
 
 

@@ -55,6 +55,8 @@ def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: 
     """The most probable token at every step. source (B, S); max/min_lengths (B,) on the CPU."""
     config, device = model.config, source.device
     count = source.size(0)
+    if min_lengths is not None:
+        min_lengths = torch.minimum(min_lengths, max_lengths)
     encoded = model.encode(source)
     cache = model.new_cache()
     sentence = torch.arange(count)  # original index of each active row
@@ -99,6 +101,8 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
     """
     config, device = model.config, source.device
     count, beams = source.size(0), beam_size
+    if min_lengths is not None:
+        min_lengths = torch.minimum(min_lengths, max_lengths)
     encoded = model.encode(source)  # (B, S, D): not expanded per beam
     cache = model.new_cache(beams)
     sentence = torch.arange(count)  # original index of each active sentence
@@ -139,7 +143,10 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
         cache.select(parent_rows, keep_dev if shrunk else None)
         sentence = sentence.index_select(0, keep)
         step += 1
-    return [sorted(hyps, key=lambda h: h.normalized, reverse=True)[:nbest] for hyps in finished]
+    # Only non-finite scores (NaN logits) can leave a sentence without a hypothesis: give it an empty one.
+    return [sorted(hyps, key=lambda h: h.normalized, reverse=True)[:nbest] or [Hypothesis([], float("-inf"),
+                                                                                         float("-inf"))]
+            for hyps in finished]
 
 
 def _collect_finished(finished: list[list[Hypothesis]], sentence: torch.Tensor, prefixes: torch.Tensor,

@@ -88,9 +88,35 @@ def read_lines(path: Path, on_bad_utf8: str = "error") -> list[str]:
     return list(iter_file(path, on_bad_utf8))
 
 
-def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
-    """Write one line per item (LF), via a temporary file that replaces `path` only when complete."""
+def check_output_path(path: Path) -> None:
+    """Fail before any work if `path` cannot be an output file."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file name for the output")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise DataError(f"{path.parent}: is a file, not a folder")
+
+
+def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
+    """Write one line per item (LF), via a temporary file that replaces `path` only when complete.
+
+    A path that exists but is not a regular file (a pipe, /dev/stdout) is written to directly.
+    """
+    path = Path(path)
+    check_output_path(path)
+    try:
+        if path.exists() and not path.is_file():
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                for line in lines:
+                    handle.write(line + "\n")
+            return
+        _write_via_temporary(path, lines)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write it ({exc.strerror or exc}); check the folder, its permissions "
+                        f"and free space") from None
+
+
+def _write_via_temporary(path: Path, lines: Iterable[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -59,7 +59,8 @@ class Tokenizer:
     def __init__(self, model_path: Path | str):
         self.path = Path(model_path)
         self.sp = spm.SentencePieceProcessor(model_file=str(self.path))
-        assert self.sp.pad_id() == PAD_ID and self.sp.eos_id() == EOS_ID, "unexpected special ids"
+        if (self.sp.pad_id(), self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id()) != (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
+            raise ValueError(f"{self.path}: special ids are not pad=0, unk=1, bos=2, eos=3 (not made by tcli)")
 
     @property
     def vocab_size(self) -> int:

@@ -12,7 +12,6 @@ import torch
 
 from translate_cli.core.loss import linear_cross_entropy
 from translate_cli.core.data import Batch, ParallelCorpus, collate, token_budget_batches
-from translate_cli.core.tokenizer import PAD_ID
 
 
 def lr_factor(step: int, warmup_steps: int) -> float:
@@ -29,10 +28,13 @@ def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float,
 
     `model` may be a wrapper (DDP, torch.compile); `output_weight` is then the tied embedding matrix.
     """
-    mask = batch.target_out != PAD_ID  # (B, T)
-    hidden = model(batch.source, batch.target_in)[mask]  # (N, D): padding never reaches the vocabulary matmul
+    hidden = model(batch.source, batch.target_in)  # (B, T, D)
+    # (N, D): only real positions reach the vocabulary matmul; gathered by a host-computed index, so no
+    # device-to-host synchronisation (a boolean mask would need one to size its result).
+    hidden = hidden.reshape(-1, hidden.size(-1)).index_select(0, batch.positions)
+    gold = batch.target_out.reshape(-1).index_select(0, batch.positions)
     weight = output_weight if output_weight is not None else model.embedding.weight
-    return linear_cross_entropy(hidden, weight, batch.target_out[mask], label_smoothing)
+    return linear_cross_entropy(hidden, weight, gold, label_smoothing)
 
 
 @dataclass
@@ -91,10 +93,12 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict:
     """Every generator's state as JSON-safe data (no pickle in checkpoints)."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
     state = {"torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii"),
-             "python": _python_state(), "numpy": np.random.get_state()[1].tolist()}
-    if torch.cuda.is_available():
-        state["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode("ascii") for s in torch.cuda.get_rng_state_all()]
+             "python": _python_state(), "numpy": [kind, keys.tolist(), position, has_gauss, gauss]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        # This process's own device only: other GPUs are other ranks' business.
+        state["cuda"] = base64.b64encode(torch.cuda.get_rng_state().numpy().tobytes()).decode("ascii")
     return state
 
 
@@ -107,16 +111,11 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(torch.from_numpy(np.frombuffer(base64.b64decode(state["torch"]), dtype=np.uint8).copy()))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    np.random.set_state(("MT19937", np.asarray(state["numpy"], dtype=np.uint32), 0, 0, 0.0))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([torch.from_numpy(np.frombuffer(base64.b64decode(s), dtype=np.uint8).copy())
-                                      for s in state["cuda"]])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
+    if isinstance(state.get("cuda"), str) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(torch.from_numpy(np.frombuffer(base64.b64decode(state["cuda"]), dtype=np.uint8).copy()))
 
 
 def collate_update(corpus: ParallelCorpus, update: Update, device: torch.device) -> list[Batch]:
-    batches = []
-    for indices in update.batches:
-        batch = collate(corpus, indices)
-        batches.append(Batch(batch.source.to(device, non_blocking=True), batch.target_in.to(device, non_blocking=True),
-                             batch.target_out.to(device, non_blocking=True), batch.target_tokens))
-    return batches
+    return [collate(corpus, indices).to(device) for indices in update.batches]

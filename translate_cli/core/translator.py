@@ -87,8 +87,11 @@ class Translator:
         pieces = self.tokenizer.pieces(ids)
         chunks, start = [], 0
         while len(ids) - start > limit:
-            cut = next((p for p in range(start + limit, start + limit // 2, -1) if pieces[p].startswith("▁")),
-                       start + limit)
+            window = range(start + limit, start + limit // 2, -1)
+            # A word start if there is one; else anything but a byte piece (<0x..>), so the bytes of one
+            # character are never split across two pieces.
+            cut = next((p for p in window if pieces[p].startswith("▁")),
+                       next((p for p in window if not pieces[p].startswith("<0x")), start + limit))
             chunks.append(ids[start:cut])
             start = cut
         chunks.append(ids[start:])

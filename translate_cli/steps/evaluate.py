@@ -14,6 +14,9 @@ from translate_cli.errors import TcliError
 
 def run(model_dir: Path | None, source: Path | None, reference: Path, hypothesis: Path | None, lang: str | None,
         options: DecodeOptions, json_path: Path | None = None, output: Path | None = None) -> metrics.Scores:
+    for path in (json_path, output):
+        if path is not None:
+            textio.check_output_path(path)
     references = textio.read_lines(reference)
     if hypothesis is not None:
         if lang is None and model_dir is not None:

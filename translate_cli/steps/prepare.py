@@ -118,7 +118,7 @@ def run(config: Config, on_bad_utf8: str = "error", force: bool = False) -> Path
         return folder
     reports: list[CorpusReport] = []
     write_dir_atomically(folder, lambda staging: _prepare_into(staging, config, files, reports, on_bad_utf8,
-                                                               digest, hashes))
+                                                               digest, hashes), META)
     _print_report(reports, folder)
     return folder
 

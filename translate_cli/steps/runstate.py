@@ -50,15 +50,15 @@ def save_trainer_files(folder: Path, optimizer: torch.optim.Optimizer, state: di
 
 
 def check_compatible(folder: Path, expected: ModelConfig, data_spm: Path) -> None:
-    """A model trained further must have the same shape and the very same vocabulary as the data."""
+    """A model trained further must have the very same vocabulary as the data and the same shape."""
     info = read_info(folder)
-    if info.model != expected:
-        raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config asks "
-                              f"for {expected.to_dict()}; use the model's original model.* settings")
     spm_path = folder / SPM
     if not spm_path.is_file() or sha256_file(spm_path) != sha256_file(data_spm):
         raise CheckpointError(f"{folder}: its vocabulary ({SPM}) differs from the prepared data's "
                               f"{data_spm}; prepare the new data with the model's SentencePiece model or train anew")
+    if info.model != expected:
+        raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config asks "
+                              f"for {expected.to_dict()}; use the model's original model.* settings")
 
 
 def load_weights(folder: Path, model: torch.nn.Module) -> None:

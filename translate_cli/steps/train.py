@@ -20,7 +20,7 @@ from translate_cli import console
 from translate_cli.config import Config, dump
 from translate_cli.core import distributed, training
 from translate_cli.errors import DataError, TcliError
-from translate_cli.steps import prepare
+from translate_cli.steps import averaging, prepare
 from translate_cli.steps.runstate import RunLock, check_compatible, load_weights
 from translate_cli.steps.trainer import Trainer
 
@@ -36,7 +36,13 @@ def load_prepared_meta(config: Config) -> dict:
     if not meta_path.is_file():
         raise DataError(f"{meta_path}: not found; run `tcli prepare` with the same config first")
     digest, _ = prepare.fingerprint(config, prepare.corpus_files(config))
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise DataError(f"{meta_path}: damaged (not JSON); run `tcli prepare ... --force` again") from None
+    missing = [name for name in meta.get("files", []) if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder / missing[0]}: missing from the prepared data; run `tcli prepare ... --force` again")
     if meta.get("fingerprint") != digest:
         raise DataError(f"{folder}: prepared from other inputs or settings than this config; "
                         f"run `tcli prepare` with this config again")
@@ -114,12 +120,16 @@ def _start(trainer: Trainer, resume: bool, overwrite: bool) -> None:
         trainer.restore()
         console.info(f"resuming {work} from step {trainer.state.step}")
         return
+    refusal = None
     if trainer.group.is_main:
         if overwrite:
             _remove_run_outputs(work)
-        elif (work / "last").exists():
-            raise TcliError(f"{work}: already holds a training run; continue it with --resume, replace it with "
-                            f"--overwrite, or choose another work_dir=...")
+        elif (work / "last").exists() or (work / ".last.old").exists():
+            refusal = (f"{work}: already holds a training run; continue it with --resume, replace it with "
+                       f"--overwrite, or choose another work_dir=...")
+    refusal = distributed.broadcast(trainer.group, refusal)  # every rank stops, none waits in a collective
+    if refusal:
+        raise TcliError(refusal)
     if config.train.init_from:
         source = Path(config.train.init_from)
         check_compatible(source, trainer.model_config, trainer.tokenizer.path)
@@ -129,7 +139,8 @@ def _start(trainer: Trainer, resume: bool, overwrite: bool) -> None:
 
 def _remove_run_outputs(work: Path) -> None:
     """What a fresh run would write; the prepared data (and anything else) in work_dir stays."""
-    for name in ("best", "last", ".best.tmp", ".last.tmp"):
+    for name in ("best", "last", ".best.tmp", ".last.tmp", ".best.old", ".last.old", "checkpoints", "averaged",
+                 "tensorboard"):
         shutil.rmtree(work / name, ignore_errors=True)
     (work / "log.jsonl").unlink(missing_ok=True)
 
@@ -146,7 +157,8 @@ class StopFlag:
 
     def __enter__(self) -> "StopFlag":
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            # SIGTERM (a scheduler's or torchrun's polite stop) is handled like a first Ctrl-C.
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -155,8 +167,8 @@ class StopFlag:
         self.requested = True
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, handler in (self._previous or {}).items():
+            signal.signal(sig, handler)
 
 
 def _loop(trainer: Trainer, log) -> None:
@@ -175,32 +187,70 @@ def _loop(trainer: Trainer, log) -> None:
             loss, tokens, all_tokens = trainer.train_update()
             meter.add(loss, tokens, all_tokens)
             step = trainer.state.step
-            out_of_time = train.max_minutes is not None and trainer.state.elapsed > 60 * train.max_minutes
-            # Every rank must take the same decision at the same step, or collectives would hang.
-            out_of_time = distributed.any_rank(group, out_of_time, trainer.device)
-            stop.requested = distributed.any_rank(group, stop.requested, trainer.device)
-            if step % train.log_every == 0 or step == train.max_steps or out_of_time or stop.requested:
+            interrupted, out_of_time = _stop_signals(trainer, stop)
+            if step % train.log_every == 0 or step == train.max_steps or out_of_time or interrupted:
                 entry = meter.flush(log)
                 progress.update(task, completed=step, loss=f"{entry['loss']:.3f}", lr=f"{entry['lr']:.2e}",
                                 tps=f"{entry['tokens_per_s']:,}")
             else:
                 progress.update(task, completed=step)
+            if group.is_main and train.keep_checkpoints and step % (train.checkpoint_every or train.eval_every) == 0:
+                averaging.save_checkpoint(trainer.config.work_path, step, trainer.model, train.keep_checkpoints)
+            patience_out = False
             if step % train.eval_every == 0 or step == train.max_steps or out_of_time:
                 result = trainer.validate_and_save(log)
                 if result is not None:
                     progress.console.print(_describe(result))
-            if stop.requested:
+                patience_out = distributed.broadcast(group, _patience_exhausted(trainer))
+            if interrupted:
                 rng = distributed.gather(group, training.rng_state())
                 if group.is_main:
                     trainer.save_last(rng)
+                distributed.barrier(group)  # no rank exits (and gets the job torn down) before the save
                 log({"type": "interrupted", "step": step})
                 raise Interrupted(f"interrupted at step {step}; saved {trainer.config.work_path / 'last'}; "
                                   f"continue with `tcli train ... --resume`")
-            if out_of_time:
+            if out_of_time or patience_out:
                 if group.is_main:
-                    console.info(f"stopping after {train.max_minutes} minutes (train.max_minutes)")
+                    console.info(f"stopping after {train.max_minutes} minutes (train.max_minutes)" if out_of_time else
+                                 f"stopping early: no better dev {train.best_metric} in {train.patience} validations "
+                                 f"(train.patience)")
                 break
-    if trainer.state.best is not None and group.is_main:
+    _finish(trainer)
+
+
+def _stop_signals(trainer: Trainer, stop: "StopFlag") -> tuple[bool, bool]:
+    """(interrupted, out of time), agreed by all ranks. Under torchrun the ranks compare notes only at
+    logging steps: one small all-reduce there instead of a synchronisation every step."""
+    train, group, step = trainer.config.train, trainer.group, trainer.state.step
+    out_of_time = train.max_minutes is not None and trainer.state.elapsed > 60 * train.max_minutes
+    if not group.enabled:
+        return stop.requested, out_of_time
+    if step % train.log_every and step != train.max_steps:
+        return False, False
+    flags = distributed.any_rank(group, stop.requested, trainer.device), \
+        distributed.any_rank(group, out_of_time, trainer.device)
+    return flags
+
+
+def _patience_exhausted(trainer: Trainer) -> bool:
+    """Early stopping: `patience` validations in a row without a better dev metric."""
+    patience = trainer.config.train.patience
+    if not patience or not trainer.group.is_main:
+        return False
+    since_best = [entry for entry in trainer.state.history if entry["step"] > trainer.state.best_step]
+    return len(since_best) >= patience
+
+
+def _finish(trainer: Trainer) -> None:
+    train = trainer.config.train
+    if not trainer.group.is_main:
+        return
+    if train.average_last:
+        folder = averaging.average_run(trainer.config.work_path, train.average_last,
+                                       trainer.config.work_path / "averaged")
+        console.info(f"averaged the last {train.average_last} checkpoints into {folder}")
+    if trainer.state.best is not None:
         console.info(f"best {train.best_metric} {trainer.state.best} at step {trainer.state.best_step}; "
                      f"model in {trainer.config.work_path / 'best'}", "[green]done:[/green] ")
 

@@ -17,12 +17,13 @@ from torch.nn.parallel import DistributedDataParallel
 from translate_cli import console
 from translate_cli.config import Config
 from translate_cli.core import distributed, training
-from translate_cli.core.checkpoint import LoadedModel, ModelInfo, write_dir_atomically, write_model_files
+from translate_cli.core.checkpoint import (MODEL_JSON, LoadedModel, ModelInfo, recover_dir, write_dir_atomically,
+                                          write_model_files)
 from translate_cli.core.data import ParallelCorpus
 from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
 from translate_cli.core.text import Normalization
 from translate_cli.core.tokenizer import Tokenizer
-from translate_cli.errors import ConfigError
+from translate_cli.errors import CheckpointError, ConfigError
 from translate_cli.steps.runstate import load_last, save_trainer_files
 from translate_cli.steps.validation import validate
 
@@ -154,12 +155,18 @@ class Trainer:
         result = {"step": self.state.step, **result}
         metric = {"bleu": "bleu", "chrf": "chrf", "loss": "dev_loss"}[train.best_metric]
         value = result.get(metric)
-        improved = value is not None and (self.state.best is None or (
-            value > self.state.best if higher_is_better(train.best_metric) else value < self.state.best))
+        if value is None:
+            # No dev scores (eval_sentences: 0, or no dev data): `best` is then the newest model, so that a
+            # run always leaves a usable best/ and patience never stops on a metric that was not measured.
+            improved = True
+        else:
+            improved = self.state.best is None or (
+                value > self.state.best if higher_is_better(train.best_metric) else value < self.state.best)
         if improved:
             self.state.best, self.state.best_step = value, self.state.step
             write_dir_atomically(self.config.work_path / "best",
-                                 lambda folder: write_model_files(folder, self.info, self.model, self.tokenizer.path))
+                                 lambda folder: write_model_files(folder, self.info, self.model, self.tokenizer.path),
+                                 MODEL_JSON)
         result["best"] = self.state.best
         self.state.history.append(result)
         log({"type": "dev", **result})
@@ -172,17 +179,26 @@ class Trainer:
         def fill(folder: Path) -> None:
             write_model_files(folder, self.info, self.model, self.tokenizer.path)
             save_trainer_files(folder, self.optimizer, {"state": asdict(self.state), "stream": self.stream.state_dict(),
-                                                        "rng": rng_states, "world": self.group.world})
+                                                        "rng": rng_states, "world": self.group.world,
+                                                        "scaler": self.scaler.state_dict() if self.scaler else None})
         self.info.training["step"] = self.state.step
-        write_dir_atomically(self.config.work_path / "last", fill)
+        write_dir_atomically(self.config.work_path / "last", fill, MODEL_JSON)
 
     def restore(self) -> None:
-        saved = load_last(self.config.work_path / "last", self.model, self.optimizer, self.model_config,
-                          self.tokenizer.path)
-        self.state = TrainState(**saved["state"])
-        self.stream.load_state_dict(saved["stream"])
-        states = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]
+        last = self.config.work_path / "last"
+        if self.group.is_main:
+            recover_dir(last)  # a crash between the two renames of a save
+        distributed.barrier(self.group)
+        saved = load_last(last, self.model, self.optimizer, self.model_config, self.tokenizer.path)
+        try:
+            self.state = TrainState(**saved["state"])
+            self.stream.load_state_dict(saved["stream"])
+            if self.scaler and saved.get("scaler"):
+                self.scaler.load_state_dict(saved["scaler"])
+            states = saved["rng"] if isinstance(saved["rng"], list) else [saved["rng"]]
+            training.set_rng_state(states[self.group.rank % len(states)])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{last}: trainer_state.json is from another tcli version or damaged ({exc})") from None
         if len(states) != self.group.world and self.group.is_main:
             console.warn(f"resuming with {self.group.world} processes a run saved with {len(states)}: random "
                          f"streams (dropout) will differ from an uninterrupted run")
-        training.set_rng_state(states[self.group.rank % len(states)])

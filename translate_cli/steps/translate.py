@@ -63,6 +63,8 @@ def load_for_translation(model_dir: Path, backend: str = "native", quantize: str
 def run(model_dir: Path, input_path: Path | None, output_path: Path | None, lang: str | None,
         options: DecodeOptions, on_bad_utf8: str = "error", nbest_format: str | None = None, backend: str = "native",
         quantize: str = "none", threads: int | None = None) -> TranslationStats:
+    if output_path is not None:
+        textio.check_output_path(output_path)
     translator = Translator(load_for_translation(model_dir, backend, quantize, threads), lang)
     read_stats = textio.ReadStats()
     if input_path is None:

@@ -1,0 +1,97 @@
+"""Finishing a run well and the speed options: early stopping, checkpoint averaging, bf16, compile, fused AdamW."""
+
+import json
+import subprocess
+import sys
+
+import torch
+from safetensors.torch import load_file
+
+from conftest import run_cli
+from translate_cli.steps.averaging import average_weights
+
+
+def tcli(project, *args):
+    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=project, capture_output=True, text=True,
+                          timeout=600)
+
+
+def dev_entries(project, run="runs/tiny"):
+    return [e for e in map(json.loads, (project / run / "log.jsonl").read_text().splitlines()) if e["type"] == "dev"]
+
+
+def test_early_stopping_after_patience(tiny_project):
+    # lr=0: the model never changes, so the dev loss never improves after the first validation.
+    done = tcli(tiny_project, "train", "c.yaml", "train.lr=0", "train.patience=2", "train.eval_every=5",
+                "train.max_steps=100")
+    assert done.returncode == 0, done.stderr
+    assert "stopping early" in done.stderr
+    assert [e["step"] for e in dev_entries(tiny_project)] == [5, 10, 15]
+
+
+def test_checkpoints_are_kept_and_averaged(tiny_project):
+    done = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=3", "train.checkpoint_every=5",
+                "train.average_last=3", "train.max_steps=30")
+    assert done.returncode == 0, done.stderr
+    kept = sorted(p.name for p in (tiny_project / "runs/tiny/checkpoints").iterdir())
+    assert kept == ["step0000020.safetensors", "step0000025.safetensors", "step0000030.safetensors"]
+    averaged = load_file(str(tiny_project / "runs/tiny/averaged/model.safetensors"))
+    parts = [load_file(str(tiny_project / "runs/tiny/checkpoints" / name)) for name in kept]
+    for name, tensor in averaged.items():
+        assert torch.allclose(tensor, sum(p[name] for p in parts) / 3, atol=1e-6)
+    info = json.loads((tiny_project / "runs/tiny/averaged/model.json").read_text())
+    assert info["training"]["averaged_steps"] == [20, 25, 30]
+    command = run_cli("average", str(tiny_project / "runs/tiny"), "--last", "2", "-o", str(tiny_project / "avg2"))
+    assert command.exit_code == 0, command.output
+    translated = run_cli("translate", str(tiny_project / "avg2"), "-b", "1", stdin="Where is the station?\n")
+    assert translated.exit_code == 0
+    too_many = run_cli("average", str(tiny_project / "runs/tiny"), "--last", "9", "-o", str(tiny_project / "x"))
+    assert too_many.exit_code == 2 and "fewer than the 9" in too_many.stderr
+
+
+def test_average_weights_is_the_mean(tmp_path):
+    from safetensors.torch import save_file
+
+    for index, value in enumerate((1.0, 2.0, 6.0)):
+        save_file({"w": torch.full((2, 2), value)}, str(tmp_path / f"{index}.safetensors"))
+    mean = average_weights([tmp_path / f"{i}.safetensors" for i in range(3)])
+    assert torch.equal(mean["w"], torch.full((2, 2), 3.0))
+
+
+def test_bf16_autocast_trains(tiny_project):
+    done = tcli(tiny_project, "train", "c.yaml", "train.precision=bf16", "train.max_steps=6", "train.eval_every=6")
+    assert done.returncode == 0, done.stderr
+    assert all(e["dev_loss"] == e["dev_loss"] for e in dev_entries(tiny_project))  # not NaN
+    fp16 = tcli(tiny_project, "train", "c.yaml", "train.precision=fp16", "work_dir=runs/fp16")
+    assert fp16.returncode == 2 and "needs a CUDA device" in fp16.stderr
+
+
+def test_torch_compile_trains(tiny_project):
+    done = tcli(tiny_project, "train", "c.yaml", "train.compile=true", "train.max_steps=3", "train.eval_every=3",
+                "model.dropout=0")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_fused_adamw_is_used_where_available(tiny_project):
+    from translate_cli import config
+    from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
+    from translate_cli.steps.trainer import make_optimizer
+
+    settings = config.load(tiny_project / "c.yaml")
+    model = Seq2SeqTransformer(ModelConfig(vocab_size=50, d_model=16, heads=2, ff_dim=32))
+    optimizer = make_optimizer(model, settings, torch.device("cpu"))
+    assert optimizer.defaults.get("fused") or optimizer.defaults.get("foreach")
+    settings.train.fused_optimizer = False
+    assert not make_optimizer(model, settings, torch.device("cpu")).defaults.get("fused")
+
+
+def test_overwrite_clears_kept_checkpoints_and_best_exists_without_scores(tiny_project):
+    first = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
+                 "train.max_steps=20")
+    assert first.returncode == 0
+    again = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
+                 "train.max_steps=10", "train.best_metric=bleu", "train.eval_sentences=0", "--overwrite")
+    assert again.returncode == 0, again.stderr
+    kept = sorted(p.name for p in (tiny_project / "runs/tiny/checkpoints").iterdir())
+    assert kept == ["step0000005.safetensors", "step0000010.safetensors"]
+    assert (tiny_project / "runs/tiny/best/model.json").is_file()  # no BLEU measured: best is the newest
