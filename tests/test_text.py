@@ -67,3 +67,14 @@ def test_pairs_with_different_line_counts_stop_with_both_counts(tmp_path):
     target.write_text("x\ny\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"c.ja: has 2 lines but .*c.en has 3"):
         list(textio.iter_pairs(source, target))
+
+
+def test_sentencepiece_keeps_text_exactly_as_normalised(tmp_path):
+    from translate_cli.core.tokenizer import Tokenizer, train_sentencepiece
+
+    sentences = ["駅はどこですか？", "１２時に会いましょう。", "Ｔｏｍ said ﬁne.", "नमस्ते दुनिया"] * 50
+    train_sentencepiece(sentences, tmp_path / "s.model", 400, "unigram", 1.0, 1000, [])
+    tokenizer = Tokenizer(tmp_path / "s.model")
+    for raw in set(sentences) | {"未知の文字も🎉", "tab\tand  two spaces"}:
+        text = normalize(raw, Normalization(unicode_form="NFC"))  # what prepare and translate feed it
+        assert tokenizer.decode(tokenizer.encode(text)) == text

@@ -42,6 +42,9 @@ def _train(sentences: Iterable[str], buffer: io.BytesIO, vocab_size: int, model_
         model_type=model_type,
         character_coverage=character_coverage,
         byte_fallback=True,
+        # tcli normalises text itself (core/text.py, per language); SentencePiece's own default (NFKC)
+        # would silently undo choices such as keeping Japanese full-width "？" and digits.
+        normalization_rule_name="identity",
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
         user_defined_symbols=user_symbols,
         input_sentence_size=max_sentences,

@@ -22,7 +22,7 @@ from translate_cli.core.data import TokenArrayWriter, token_dtype
 from translate_cli.core.text import RULES, Cleaner, CleanRules, Normalization, normalize
 from translate_cli.core.tokenizer import Tokenizer, lang_tag, train_sentencepiece
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SentencePiece trained with identity normalisation
 META = "meta.json"
 
 

@@ -194,7 +194,9 @@ def _loop(trainer: Trainer, log) -> None:
                                 tps=f"{entry['tokens_per_s']:,}")
             else:
                 progress.update(task, completed=step)
-            if group.is_main and train.keep_checkpoints and step % (train.checkpoint_every or train.eval_every) == 0:
+            final = step == train.max_steps or out_of_time
+            if group.is_main and train.keep_checkpoints and (
+                    step % (train.checkpoint_every or train.eval_every) == 0 or final):
                 averaging.save_checkpoint(trainer.config.work_path, step, trainer.model, train.keep_checkpoints)
             patience_out = False
             if step % train.eval_every == 0 or step == train.max_steps or out_of_time:
