@@ -21,9 +21,10 @@ def dev_entries(project, run="runs/tiny"):
 
 
 def test_early_stopping_after_patience(tiny_project):
-    # lr=0: the model never changes, so the dev loss never improves after the first validation.
-    done = tcli(tiny_project, "train", "c.yaml", "train.lr=0", "train.patience=2", "train.eval_every=5",
-                "train.max_steps=100")
+    # lr=1e-30 (the config requires lr > 0): every update is below float32 resolution, so the weights and the
+    # dev loss stay as they are and never improve after the first validation.
+    done = tcli(tiny_project, "train", "c.yaml", "train.lr=1e-30", "train.best_metric=loss", "train.patience=2",
+                "train.eval_every=5", "train.max_steps=100")
     assert done.returncode == 0, done.stderr
     assert "stopping early" in done.stderr
     assert [e["step"] for e in dev_entries(tiny_project)] == [5, 10, 15]
