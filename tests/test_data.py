@@ -1,5 +1,7 @@
 """Binarised arrays round-trip through memory maps; token-budget batches cover every sentence once."""
 
+import mmap
+
 import numpy as np
 
 from translate_cli.core.data import ParallelCorpus, TokenArray, TokenArrayWriter, collate, token_budget_batches
@@ -14,9 +16,11 @@ def test_token_arrays_round_trip(tmp_path):
         writer.add(ids)
     assert writer.close() == len(sequences)
     array = TokenArray(tmp_path / "train.src", np.dtype(np.uint16))
-    assert isinstance(array.tokens, np.memmap)
+    assert isinstance(array.tokens.base.obj, mmap.mmap) and isinstance(array.offsets.base.obj, mmap.mmap)
     assert [array[i].tolist() for i in range(len(array))] == sequences
     assert array.lengths().tolist() == [len(s) for s in sequences]
+    array.release()  # unmapping the pages read so far keeps the data readable
+    assert [array[i].tolist() for i in range(len(array))] == sequences
 
 
 def test_batches_cover_every_sentence_once_within_budget():

@@ -7,6 +7,7 @@ memory does not grow with the corpus; the batcher holds only indices and lengths
 
 from __future__ import annotations
 
+import mmap
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,14 +46,45 @@ class TokenArrayWriter:
 
 
 class TokenArray:
-    """Read-only, memory-mapped view of sequences written by TokenArrayWriter."""
+    """Read-only, memory-mapped view of sequences written by TokenArrayWriter.
+
+    Pages of a file mapping that a process has read count in its resident memory until it unmaps them,
+    so reading random sentences of a big corpus would slowly map all of it. `release()` drops this
+    process's mapped pages (the kernel's page cache keeps them): callers release after each batch.
+    """
 
     def __init__(self, path: Path, dtype: np.dtype):
         path = Path(path)
-        self.offsets = np.load(_with_suffix(path, ".idx.npy"), mmap_mode="r")
+        self._maps: list[mmap.mmap] = []
+        index_path = _with_suffix(path, ".idx.npy")
+        with open(index_path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            shape, fortran, index_dtype = read_header(handle) if read_header else ((), False, None)
+            header = handle.tell()
+        if fortran or len(shape) != 1 or index_dtype != np.dtype(np.int64):
+            raise ValueError(f"{index_path}: not a token-array index (int64 offsets)")
+        self.offsets = self._map(index_path, np.dtype(np.int64), header, shape[0])
         size = int(self.offsets[-1])
-        # np.memmap cannot map an empty file; an empty array needs no mapping.
-        self.tokens = np.memmap(_with_suffix(path, ".bin"), dtype=dtype, mode="r") if size else np.zeros(0, dtype)
+        self.tokens = self._map(_with_suffix(path, ".bin"), np.dtype(dtype), 0, size)
+        self.release()
+
+    def _map(self, path: Path, dtype: np.dtype, offset: int, count: int) -> np.ndarray:
+        if count == 0:  # mmap cannot map an empty file; an empty array needs no mapping
+            return np.zeros(0, dtype)
+        with open(path, "rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        if hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_RANDOM)  # batches read scattered sentences: no read-ahead
+        self._maps.append(mapped)
+        return np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+
+    def release(self) -> None:
+        """Unmap the pages read so far from this process (they stay readable, from the page cache)."""
+        for mapped in self._maps:
+            if hasattr(mapped, "madvise"):
+                mapped.madvise(mmap.MADV_DONTNEED)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -61,7 +93,14 @@ class TokenArray:
         return self.tokens[self.offsets[index]:self.offsets[index + 1]]
 
     def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets).astype(np.int32)
+        """Sentence lengths (int32), read in chunks so the whole index is never mapped at once."""
+        count, chunk = len(self), 1 << 20
+        lengths = np.empty(count, dtype=np.int32)
+        for start in range(0, count, chunk):
+            stop = min(start + chunk, count)
+            lengths[start:stop] = np.diff(self.offsets[start:stop + 1])
+            self.release()
+        return lengths
 
 
 @dataclass
@@ -79,6 +118,10 @@ class ParallelCorpus:
 
     def __len__(self) -> int:
         return len(self.source)
+
+    def release(self) -> None:
+        self.source.release()
+        self.target.release()
 
 
 def token_budget_batches(source_lengths: np.ndarray, target_lengths: np.ndarray, budget: int,

@@ -53,10 +53,38 @@ class Encoded:
 
 @dataclass
 class LayerCache:
-    self_keys: Optional[torch.Tensor] = None  # (B, H, t, E) keys of the steps decoded so far
-    self_values: Optional[torch.Tensor] = None
+    """One decoder layer's keys/values. Self-attention keys/values live in buffers with room to grow, so
+    a step writes its one new position in place instead of copying the whole cache (torch.cat)."""
+
+    key_buffer: Optional[torch.Tensor] = None  # (B, H, capacity, E); the first `filled` steps are real
+    value_buffer: Optional[torch.Tensor] = None
+    filled: int = 0
     cross_keys: Optional[torch.Tensor] = None  # (B, H, S, E) encoder keys, computed once per sentence
     cross_values: Optional[torch.Tensor] = None
+
+    @property
+    def self_keys(self) -> Optional[torch.Tensor]:  # (B, H, t, E) keys of the steps decoded so far
+        return None if self.key_buffer is None else self.key_buffer[:, :, :self.filled]
+
+    @property
+    def self_values(self) -> Optional[torch.Tensor]:
+        return None if self.value_buffer is None else self.value_buffer[:, :, :self.filled]
+
+    def append(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new steps' keys/values (B, H, n, E); returns all keys/values so far."""
+        needed = self.filled + key.size(2)
+        if self.key_buffer is None or needed > self.key_buffer.size(2):
+            capacity = max(needed, 16, 2 * (self.key_buffer.size(2) if self.key_buffer is not None else 0))
+            grown = [torch.empty(*key.shape[:2], capacity, key.size(3), dtype=key.dtype, device=key.device)
+                     for _ in range(2)]
+            if self.filled:
+                grown[0][:, :, :self.filled] = self.self_keys
+                grown[1][:, :, :self.filled] = self.self_values
+            self.key_buffer, self.value_buffer = grown
+        self.key_buffer[:, :, self.filled:needed] = key
+        self.value_buffer[:, :, self.filled:needed] = value
+        self.filled = needed
+        return self.self_keys, self.self_values
 
 
 @dataclass
@@ -77,8 +105,9 @@ class DecoderCache:
         if self.beams == 1:
             sentences = rows
         for layer in self.layers:
-            layer.self_keys = layer.self_keys.index_select(0, rows)
-            layer.self_values = layer.self_values.index_select(0, rows)
+            if layer.key_buffer is not None:
+                layer.key_buffer = layer.key_buffer.index_select(0, rows)
+                layer.value_buffer = layer.value_buffer.index_select(0, rows)
             if sentences is not None:
                 layer.cross_keys = layer.cross_keys.index_select(0, sentences)
                 layer.cross_values = layer.cross_values.index_select(0, sentences)
@@ -94,6 +123,23 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * per_head)
 
 
+def _attend_step(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Cross-attention of one decoding step (inference only): query (B, H, G, E) over key/value (B, H, S, E)
+    under mask (B, 1, 1, S), True = may attend; G is 1, or the beams of a sentence.
+
+    The same function as scaled_dot_product_attention; with a few queries per sentence, batched matmuls
+    with an additive mask are faster on CPU than its fused kernel with a boolean mask.
+    """
+    batch, heads, queries, width = query.shape
+    length = key.size(2)
+    bias = torch.zeros(batch, 1, 1, length, dtype=query.dtype, device=query.device).masked_fill_(~mask, float("-inf"))
+    scores = torch.baddbmm(bias.expand(batch, heads, queries, length).reshape(batch * heads, queries, length),
+                           query.reshape(batch * heads, queries, width),
+                           key.reshape(batch * heads, length, width).transpose(1, 2), alpha=width ** -0.5)
+    attended = torch.bmm(torch.softmax(scores, dim=-1), value.reshape(batch * heads, length, width))
+    return attended.view(batch, heads, queries, width)
+
+
 class SelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int, dropout: float):
         super().__init__()
@@ -105,14 +151,9 @@ class SelfAttention(nn.Module):
                 cache: Optional[LayerCache] = None) -> torch.Tensor:
         query, key, value = (_split_heads(part, self.heads) for part in self.qkv(x).chunk(3, dim=-1))
         if cache is not None:
-            if cache.self_keys is not None:
-                key = torch.cat([cache.self_keys, key], dim=2)
-                value = torch.cat([cache.self_values, value], dim=2)
-            cache.self_keys, cache.self_values = key, value
-            # New positions may see every cached (earlier) position; causality within the new block
-            # only matters when it holds more than one position.
-            causal = causal and query.size(2) > 1
-            assert not causal or key.size(2) == query.size(2), "a multi-position step needs an empty cache"
+            assert not (causal and query.size(2) > 1 and cache.filled), "a multi-position step needs an empty cache"
+            key, value = cache.append(key, value)
+            causal = causal and query.size(2) > 1  # one decoding step may see every cached (earlier) position
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, is_causal=causal,
                                                   dropout_p=self.dropout if self.training else 0.0)
         return self.out(_merge_heads(attended))
@@ -134,13 +175,16 @@ class CrossAttention(nn.Module):
             key, value = cache.cross_keys, cache.cross_values
         else:
             key, value = (_split_heads(p, self.heads) for p in self.key_value(encoded.memory).chunk(2, dim=-1))
-            if cache is not None:
+            if cache is not None:  # contiguous once, so every decoding step reads them without a copy
+                key, value = key.contiguous(), value.contiguous()
                 cache.cross_keys, cache.cross_values = key, value
         rows, length, width = x.shape
-        grouped = self.query(x).view(rows // beams, beams * length, width)  # (B, beams * T, D)
-        attended = F.scaled_dot_product_attention(_split_heads(grouped, self.heads), key, value,
-                                                  attn_mask=encoded.source_mask,
-                                                  dropout_p=self.dropout if self.training else 0.0)
+        grouped = _split_heads(self.query(x).view(rows // beams, beams * length, width), self.heads)
+        if cache is not None and length == 1:  # one decoding step: `beams` query positions per sentence
+            attended = _attend_step(grouped, key, value, encoded.source_mask)
+        else:
+            attended = F.scaled_dot_product_attention(grouped, key, value, attn_mask=encoded.source_mask,
+                                                      dropout_p=self.dropout if self.training else 0.0)
         return self.out(_merge_heads(attended).view(rows, length, width))
 
 

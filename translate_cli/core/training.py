@@ -118,4 +118,6 @@ def set_rng_state(state: dict) -> None:
 
 
 def collate_update(corpus: ParallelCorpus, update: Update, device: torch.device) -> list[Batch]:
-    return [collate(corpus, indices).to(device) for indices in update.batches]
+    batches = [collate(corpus, indices).to(device) for indices in update.batches]
+    corpus.release()  # the ids are copied into tensors: unmap the corpus pages read for them
+    return batches
