@@ -67,7 +67,8 @@ def test_cached_decoding_equals_full_recompute_and_teacher_forcing():
     model = tiny_model()
     source = random_tokens(2, 7)
     source[1, 5:] = PAD_ID
-    prefix = torch.cat([torch.full((2, 1), BOS_ID), random_tokens(2, 9, seed=4)], dim=1)  # (2, 10)
+    # (2, 24): longer than the cache buffer's first capacity (16 steps), so it grows on the way
+    prefix = torch.cat([torch.full((2, 1), BOS_ID), random_tokens(2, 23, seed=4)], dim=1)
     with torch.no_grad():
         encoded = model.encode(source)
         teacher_forced = model.logits(model.decode(prefix, encoded))  # one parallel pass

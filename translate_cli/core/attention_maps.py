@@ -7,19 +7,14 @@ weights the incremental decode used, see tests/test_model.py).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from translate_cli.core.model import Seq2SeqTransformer, _split_heads
+from translate_cli.core.model import Seq2SeqTransformer, _split_heads, attention_weights
 
 
 def _weights(query: torch.Tensor, key: torch.Tensor, heads: int, mask: torch.Tensor) -> torch.Tensor:
-    """softmax(QK^T / sqrt(E)) with mask (True = may attend) -> (H, Tq, Tk) for one sentence."""
-    q, k = _split_heads(query, heads), _split_heads(key, heads)  # (1, H, T, E)
-    scores = q @ k.transpose(-1, -2) / math.sqrt(q.size(-1))
-    scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1)[0]  # (H, Tq, Tk)
+    """(1, T, D) projections -> (H, Tq, Tk) weights for one sentence."""
+    return attention_weights(_split_heads(query, heads), _split_heads(key, heads), mask)[0]
 
 
 @torch.inference_mode()

@@ -137,6 +137,18 @@ def write_dir_atomically(target: Path, fill: Callable[[Path], None], marker: str
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def write_file_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Call fill(tmp_file) beside `target`, fsync it, then rename it over `target`: a crash leaves the old
+    file or the new one, never half of one."""
+    target = _absolute(target)
+    staging, _ = _sidecars(target)
+    fill(staging)
+    with open(staging, "rb") as handle:
+        os.fsync(handle.fileno())
+    staging.replace(target)
+    _fsync_dir(target.parent)
+
+
 def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
     """Write the three model files into an existing folder (used inside write_dir_atomically)."""
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}

@@ -68,7 +68,6 @@ class TokenArray:
         self.offsets = self._map(index_path, np.dtype(np.int64), header, shape[0])
         size = int(self.offsets[-1])
         self.tokens = self._map(_with_suffix(path, ".bin"), np.dtype(dtype), 0, size)
-        self.release()
 
     def _map(self, path: Path, dtype: np.dtype, offset: int, count: int) -> np.ndarray:
         if count == 0:  # mmap cannot map an empty file; an empty array needs no mapping

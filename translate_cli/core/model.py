@@ -123,21 +123,21 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * per_head)
 
 
-def _attend_step(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Cross-attention of one decoding step (inference only): query (B, H, G, E) over key/value (B, H, S, E)
-    under mask (B, 1, 1, S), True = may attend; G is 1, or the beams of a sentence.
+def attention_weights(query: torch.Tensor, key: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """softmax(QK^T / sqrt(E)) over the keys `mask` allows (True = may attend, broadcast to the scores):
+    query (..., Tq, E) and key (..., Tk, E) with the same leading dims -> weights (..., Tq, Tk).
 
-    The same function as scaled_dot_product_attention; with a few queries per sentence, batched matmuls
-    with an additive mask are faster on CPU than its fused kernel with a boolean mask.
+    Used for one decoding step's cross-attention, where a few queries per sentence make batched
+    matmuls with an additive mask faster on CPU than scaled_dot_product_attention's fused kernel, and
+    for attention pictures, which need the weights that the fused kernel never materialises.
     """
-    batch, heads, queries, width = query.shape
-    length = key.size(2)
-    bias = torch.zeros(batch, 1, 1, length, dtype=query.dtype, device=query.device).masked_fill_(~mask, float("-inf"))
-    scores = torch.baddbmm(bias.expand(batch, heads, queries, length).reshape(batch * heads, queries, length),
-                           query.reshape(batch * heads, queries, width),
-                           key.reshape(batch * heads, length, width).transpose(1, 2), alpha=width ** -0.5)
-    attended = torch.bmm(torch.softmax(scores, dim=-1), value.reshape(batch * heads, length, width))
-    return attended.view(batch, heads, queries, width)
+    *batch, queries, width = query.shape
+    length = key.size(-2)
+    bias = torch.zeros(mask.shape, dtype=query.dtype, device=query.device).masked_fill_(~mask, float("-inf"))
+    scores = torch.baddbmm(bias.expand(*batch, queries, length).reshape(-1, queries, length),
+                           query.reshape(-1, queries, width), key.reshape(-1, length, width).transpose(1, 2),
+                           alpha=width ** -0.5)
+    return torch.softmax(scores, dim=-1).view(*batch, queries, length)
 
 
 class SelfAttention(nn.Module):
@@ -181,7 +181,7 @@ class CrossAttention(nn.Module):
         rows, length, width = x.shape
         grouped = _split_heads(self.query(x).view(rows // beams, beams * length, width), self.heads)
         if cache is not None and length == 1:  # one decoding step: `beams` query positions per sentence
-            attended = _attend_step(grouped, key, value, encoded.source_mask)
+            attended = torch.matmul(attention_weights(grouped, key, encoded.source_mask), value)
         else:
             attended = F.scaled_dot_product_attention(grouped, key, value, attn_mask=encoded.source_mask,
                                                       dropout_p=self.dropout if self.training else 0.0)

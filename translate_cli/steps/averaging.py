@@ -6,14 +6,14 @@ updates (Vaswani et al., 2017, averaged the last 5 or 20 checkpoints for their r
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from translate_cli.core.checkpoint import MODEL_JSON, read_info, write_dir_atomically, write_model_files
+from translate_cli.core.checkpoint import (MODEL_JSON, read_info, write_dir_atomically, write_file_atomically,
+                                          write_model_files)
 from translate_cli.core.model import Seq2SeqTransformer
 from translate_cli.errors import CheckpointError
 
@@ -33,11 +33,8 @@ def save_checkpoint(work: Path, step: int, model: torch.nn.Module, keep: int) ->
     folder = Path(work) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step{step:07d}.safetensors"
-    temporary = folder / f".{path.name}.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(temporary))
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_file_atomically(path, lambda staging: save_file(weights, str(staging)))
     for _, old in list_checkpoints(work)[:-keep]:
         old.unlink()
     return path
