@@ -7,6 +7,7 @@ directory) and last/ (the same plus optimizer and trainer state, for --resume).
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import shutil
 import signal
@@ -72,6 +73,13 @@ def run(config: Config, resume: bool = False, overwrite: bool = False) -> Path:
                 if resume:
                     log({"type": "resume", "step": trainer.state.step})
                 _loop(trainer, log)
+        if group.enabled:
+            # A clean shutdown under torchrun: no rank leaves while another still writes or communicates, and
+            # DDP's reducer (which holds the process group and its gloo worker threads) is freed while the
+            # interpreter is whole, not during its finalisation, where gloo can abort the process.
+            distributed.barrier(group)
+            del trainer
+            gc.collect()
     finally:
         distributed.teardown(group)
     return work
