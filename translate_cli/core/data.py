@@ -57,15 +57,12 @@ class TokenArray:
         path = Path(path)
         self._maps: list[mmap.mmap] = []
         index_path = _with_suffix(path, ".idx.npy")
-        with open(index_path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            shape, fortran, index_dtype = read_header(handle) if read_header else ((), False, None)
-            header = handle.tell()
-        if fortran or len(shape) != 1 or index_dtype != np.dtype(np.int64):
+        probe = np.load(index_path, mmap_mode="r")  # numpy reads the .npy header; we map the data ourselves
+        if probe.ndim != 1 or probe.dtype != np.dtype(np.int64):
             raise ValueError(f"{index_path}: not a token-array index (int64 offsets)")
-        self.offsets = self._map(index_path, np.dtype(np.int64), header, shape[0])
+        header, count = probe.offset, len(probe)
+        del probe
+        self.offsets = self._map(index_path, np.dtype(np.int64), header, count)
         size = int(self.offsets[-1])
         self.tokens = self._map(_with_suffix(path, ".bin"), np.dtype(dtype), 0, size)
 
