@@ -31,13 +31,12 @@ SEARCHES = {"greedy": 1, "beam5": 5}
 def source_batches(model_dir: str, src: str, batch_tokens: int, beam: int) -> list[list[list[int]]]:
     """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
     from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.translator import Translator, _length_batches
+    from translate_cli.core.translator import Translator, length_batches
 
     translator = Translator(load_model(model_dir))
     lines = Path(src).read_text(encoding="utf-8").splitlines()
     sources = [pieces[0] for pieces in map(translator.encode, lines) if pieces]
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
-    return [[sources[i] for i in batch] for batch in _length_batches(order, sources, batch_tokens // beam)]
+    return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
 
 
 def hf_model(model_dir: str):

@@ -25,11 +25,11 @@ from pathlib import Path
 
 def load(args: argparse.Namespace):
     from translate_cli import config as config_module
-    from translate_cli.steps.train import load_prepared_meta
+    from translate_cli.core.data_dir import load_meta
 
     overrides = [f"train.threads={args.threads}", f"train.batch_tokens={args.batch_tokens}", *args.overrides]
     config = config_module.load(args.config, overrides)
-    return config, load_prepared_meta(config)
+    return config, load_meta(config.data_spec())
 
 
 def marian(config, vocab_size: int):
@@ -54,11 +54,10 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
     import torch
     import torch.nn.functional as F
 
-    from translate_cli.core import training
-    from translate_cli.core.data import ParallelCorpus
+    from translate_cli.core.data import BatchStream, ParallelCorpus, collate_update
 
-    corpus = ParallelCorpus.open(config.data_path, "train", np.dtype(meta["dtype"]))
-    stream = training.BatchStream(corpus, config.train.batch_tokens, config.train.seed)
+    corpus = ParallelCorpus.open(Path(config.data_dir), "train", np.dtype(meta["dtype"]))
+    stream = BatchStream(corpus, config.train.batch_tokens, config.train.seed)
     model = marian(config, meta["vocab_size"]).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=config.train.adam_betas)
     tokens, started = 0, 0.0
@@ -66,7 +65,7 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
         if step == warmup:
             started = time.perf_counter()
         update = stream.next_update(config.train.accumulate)
-        for batch in training.collate_update(corpus, update, torch.device("cpu")):
+        for batch in collate_update(corpus, update, torch.device("cpu")):
             labels = batch.target_out.masked_fill(batch.target_out == 0, -100)
             logits = model(input_ids=batch.source, attention_mask=batch.source != 0,
                            decoder_input_ids=batch.target_in, decoder_attention_mask=batch.target_in != 0).logits
@@ -82,9 +81,9 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
 
 def tcli_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, int, dict]:
     from translate_cli.core.distributed import Dist
-    from translate_cli.steps.trainer import Trainer
+    from translate_cli.core.trainer import Trainer
 
-    trainer = Trainer(config, meta, Dist())
+    trainer = Trainer(config.train_job(meta), Dist())
     trainer.model.train()
     tokens, started, counts = 0, 0.0, {"source": 0, "target": 0, "source_sq": 0, "target_sq": 0, "cross": 0}
     for step in range(warmup + updates):

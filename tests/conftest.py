@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,8 +34,9 @@ def shared_data() -> Path:
 def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Path:
     """An untrained but complete model directory (SentencePiece on the sample corpus, random weights)."""
     from translate_cli.core.checkpoint import ModelInfo, save_model
+    from translate_cli.core.search import DecodeOptions
     from translate_cli.core.text import Normalization
-    from translate_cli.core.tokenizer import Tokenizer, lang_tag, train_sentencepiece
+    from translate_cli.core.tokenizer import Tokenizer, VocabSettings, lang_tag, train_sentencepiece
 
     sample = REPO / "data" / "sample"
     sentences = [line for lang in ["en", *target_langs] if (sample / f"train.{lang}").is_file()
@@ -41,12 +44,13 @@ def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     spm_path = folder / "source.spm"
     symbols = [lang_tag(lang) for lang in target_langs] if len(target_langs) > 1 else []
-    train_sentencepiece(sentences, spm_path, 2000, "unigram", 0.9995, 100000, symbols)
+    train_sentencepiece(sentences, spm_path, VocabSettings(size=2000, max_sentences=100000), symbols)
     vocab = Tokenizer(spm_path).vocab_size
     model = tiny_model(vocab_size=vocab, seed=seed)
+    model.config.max_source_tokens = 64
     info = ModelInfo(model=model.config, source_lang="en", target_langs=target_langs,
                      normalize={lang: Normalization() for lang in ["en", *target_langs]},
-                     decode={"beam_size": 2, "max_len_a": 1.0, "max_len_b": 5}, max_source_tokens=64)
+                     decode=DecodeOptions(beam_size=2, max_len_a=1.0, max_len_b=5))
     save_model(folder / "model", info, model, spm_path)
     return folder / "model"
 
@@ -59,6 +63,18 @@ def multi_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def single_model_dir(tmp_path_factory) -> Path:
     return build_model_dir(tmp_path_factory.mktemp("single"), ["ja"])
+
+
+def run_tcli(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run `python -m translate_cli ARGS` in its own process (signals, exit codes, torch state of its own)."""
+    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=cwd, input=stdin, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tcli():
+    """`tcli(*args, cwd=folder, stdin=None)`: the CLI in a subprocess (see run_tcli)."""
+    return run_tcli
 
 
 def run_cli(*args: str, stdin: str | None = None):

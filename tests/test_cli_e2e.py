@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import run_tcli as tcli
+
 SLICE = {"train": 6000, "dev": 100, "test": 200}
-
-
-def tcli(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=cwd, input=stdin, text=True,
-                          capture_output=True, timeout=900)
 
 
 def make_slice(shared_data: Path, root: Path) -> None:

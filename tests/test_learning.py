@@ -6,7 +6,8 @@ from conftest import tiny_model
 from translate_cli.core.data import Batch, pad_sequences
 from translate_cli.core.search import greedy_search
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
-from translate_cli.core.training import loss_sum, lr_factor
+from translate_cli.core.loss import loss_sum
+from translate_cli.core.schedule import lr_factor
 
 
 def reverse_batch(generator: torch.Generator, size: int = 64) -> Batch:

@@ -16,7 +16,7 @@ from translate_cli.core.checkpoint import load_model
 # inside the training loop, at an exact step, so the test does not depend on timing.
 CHILD = """
 import os, signal, sys, time, pathlib
-from translate_cli.steps import trainer as train
+from translate_cli.core import trainer as train
 from translate_cli.core import checkpoint
 action, at_step = sys.argv[1], int(sys.argv[2])
 original_update, original_write = train.Trainer.train_update, checkpoint.write_model_files
@@ -44,7 +44,7 @@ def track(self):
     return result
 
 train.Trainer.train_update = track
-train.write_model_files = write
+checkpoint.write_model_files = write
 from translate_cli.cli import app
 app(["train", "c.yaml", *sys.argv[3:]])
 """
@@ -57,11 +57,6 @@ def child(project: Path, action: str, step: int, *args: str, wait: bool = True):
     return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600)
 
 
-def tcli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=project, capture_output=True,
-                          text=True, timeout=600)
-
-
 def weights(folder: Path) -> dict:
     return load_file(str(folder / "model.safetensors"))
 
@@ -72,14 +67,14 @@ def assert_identical(a: dict, b: dict) -> None:
         assert a[name].equal(b[name]), name
 
 
-def test_sigkill_then_resume_equals_an_uninterrupted_run(tiny_project):
-    straight = tcli(tiny_project, "train", "c.yaml", "work_dir=runs/straight")
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tiny_project, tcli):
+    straight = tcli("train", "c.yaml", "work_dir=runs/straight", cwd=tiny_project)
     assert straight.returncode == 0, straight.stderr
     killed = child(tiny_project, "kill", 27, "work_dir=runs/killed")
     assert killed.returncode == -9  # SIGKILL: no chance to save anything at step 27
     state = json.loads((tiny_project / "runs/killed/last/trainer_state.json").read_text())
     assert state["state"]["step"] == 20  # the last periodic save before the kill
-    resumed = tcli(tiny_project, "train", "c.yaml", "work_dir=runs/killed", "--resume")
+    resumed = tcli("train", "c.yaml", "work_dir=runs/killed", "--resume", cwd=tiny_project)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
     assert_identical(weights(tiny_project / "runs/straight/last"), weights(tiny_project / "runs/killed/last"))
@@ -95,43 +90,43 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tiny_project):
         [(e["step"], e["dev_loss"], e["best"]) for e in resumed_dev]
 
 
-def test_ctrl_c_saves_last_and_exits_130_then_resumes_exactly(tiny_project):
-    straight = tcli(tiny_project, "train", "c.yaml", "work_dir=runs/straight")
+def test_ctrl_c_saves_last_and_exits_130_then_resumes_exactly(tiny_project, tcli):
+    straight = tcli("train", "c.yaml", "work_dir=runs/straight", cwd=tiny_project)
     assert straight.returncode == 0
     interrupted = child(tiny_project, "interrupt", 27, "work_dir=runs/int")
     assert interrupted.returncode == 130, interrupted.stderr
     # The update in flight when Ctrl-C arrived completes, then `last` is saved at that step.
     assert "interrupted at step 28" in interrupted.stderr and "Traceback" not in interrupted.stderr
     assert json.loads((tiny_project / "runs/int/last/trainer_state.json").read_text())["state"]["step"] == 28
-    assert tcli(tiny_project, "train", "c.yaml", "work_dir=runs/int", "--resume").returncode == 0
+    assert tcli("train", "c.yaml", "work_dir=runs/int", "--resume", cwd=tiny_project).returncode == 0
     assert_identical(weights(tiny_project / "runs/straight/last"), weights(tiny_project / "runs/int/last"))
 
 
-def test_kill_during_a_save_leaves_the_previous_checkpoint_loadable(tiny_project):
+def test_kill_during_a_save_leaves_the_previous_checkpoint_loadable(tiny_project, tcli):
     # Killed right after the new `last` files are written at step 30, before the directory swap.
     result = child(tiny_project, "kill-in-save", 30, "work_dir=runs/k")
     assert result.returncode == -9
     loaded = load_model(tiny_project / "runs/k/last")
     assert loaded.info.training["step"] == 20
-    resumed = tcli(tiny_project, "train", "c.yaml", "work_dir=runs/k", "--resume")
+    resumed = tcli("train", "c.yaml", "work_dir=runs/k", "--resume", cwd=tiny_project)
     assert resumed.returncode == 0 and "from step 20" in resumed.stderr
 
 
-def test_interrupted_swap_is_recovered(tiny_project):
-    assert tcli(tiny_project, "train", "c.yaml", "train.max_steps=10").returncode == 0
+def test_interrupted_swap_is_recovered(tiny_project, tcli):
+    assert tcli("train", "c.yaml", "train.max_steps=10", cwd=tiny_project).returncode == 0
     last = tiny_project / "runs/tiny/last"
     last.rename(last.with_name(".last.old"))  # as if killed between the two renames of a swap
     assert load_model(last).info.training["step"] == 10
 
 
-def test_second_trainer_on_a_busy_run_is_refused(tiny_project):
+def test_second_trainer_on_a_busy_run_is_refused(tiny_project, tcli):
     first = child(tiny_project, "hold", 5, "work_dir=runs/busy", wait=False)
     try:
         deadline = time.time() + 120
         while not (tiny_project / "holding").exists():
             assert first.poll() is None and time.time() < deadline, first.stderr and first.stderr.read()
             time.sleep(0.1)
-        second = tcli(tiny_project, "train", "c.yaml", "work_dir=runs/busy", "--resume")
+        second = tcli("train", "c.yaml", "work_dir=runs/busy", "--resume", cwd=tiny_project)
         assert second.returncode == 2
         assert "in use by a running training" in second.stderr and "Traceback" not in second.stderr
     finally:
@@ -139,8 +134,8 @@ def test_second_trainer_on_a_busy_run_is_refused(tiny_project):
         first.wait()
 
 
-def test_existing_run_is_not_overwritten_by_accident(tiny_project):
-    assert tcli(tiny_project, "train", "c.yaml", "train.max_steps=10").returncode == 0
-    again = tcli(tiny_project, "train", "c.yaml", "train.max_steps=10")
+def test_existing_run_is_not_overwritten_by_accident(tiny_project, tcli):
+    assert tcli("train", "c.yaml", "train.max_steps=10", cwd=tiny_project).returncode == 0
+    again = tcli("train", "c.yaml", "train.max_steps=10", cwd=tiny_project)
     assert again.returncode == 2 and "--resume" in again.stderr and "--overwrite" in again.stderr
-    assert tcli(tiny_project, "train", "c.yaml", "train.max_steps=10", "--overwrite").returncode == 0
+    assert tcli("train", "c.yaml", "train.max_steps=10", "--overwrite", cwd=tiny_project).returncode == 0

@@ -62,18 +62,11 @@ def test_pickle_as_metadata_is_refused(single_model_dir, tmp_path):
     assert not marker.exists()
 
 
-def test_pickle_as_optimizer_state_is_refused_on_resume(tiny_project):
-    import subprocess
-    import sys
-
-    def tcli(*args):
-        return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=tiny_project, capture_output=True,
-                              text=True, timeout=600)
-
-    assert tcli("train", "c.yaml", "train.max_steps=10").returncode == 0
+def test_pickle_as_optimizer_state_is_refused_on_resume(tiny_project, tcli):
+    assert tcli("train", "c.yaml", "train.max_steps=10", cwd=tiny_project).returncode == 0
     marker = tiny_project / "pwned"
     booby_trap(tiny_project / "runs/tiny/last/optimizer.pt", marker)
-    resumed = tcli("train", "c.yaml", "train.max_steps=20", "--resume")
+    resumed = tcli("train", "c.yaml", "train.max_steps=20", "--resume", cwd=tiny_project)
     assert resumed.returncode == 2, resumed.stderr
     assert "cannot resume" in resumed.stderr and "Traceback" not in resumed.stderr
     assert not marker.exists()

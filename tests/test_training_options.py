@@ -1,38 +1,31 @@
 """Finishing a run well and the speed options: early stopping, checkpoint averaging, bf16, compile, fused AdamW."""
 
 import json
-import subprocess
-import sys
 
 import torch
 from safetensors.torch import load_file
 
 from conftest import run_cli
-from translate_cli.steps.averaging import average_weights
-
-
-def tcli(project, *args):
-    return subprocess.run([sys.executable, "-m", "translate_cli", *args], cwd=project, capture_output=True, text=True,
-                          timeout=600)
+from translate_cli.core.run_dir import average_weights
 
 
 def dev_entries(project, run="runs/tiny"):
     return [e for e in map(json.loads, (project / run / "log.jsonl").read_text().splitlines()) if e["type"] == "dev"]
 
 
-def test_early_stopping_after_patience(tiny_project):
+def test_early_stopping_after_patience(tiny_project, tcli):
     # lr=1e-30 (the config requires lr > 0): every update is below float32 resolution, so the weights and the
     # dev loss stay as they are and never improve after the first validation.
-    done = tcli(tiny_project, "train", "c.yaml", "train.lr=1e-30", "train.best_metric=loss", "train.patience=2",
-                "train.eval_every=5", "train.max_steps=100")
+    done = tcli("train", "c.yaml", "train.lr=1e-30", "train.best_metric=loss", "train.patience=2",
+                "train.eval_every=5", "train.max_steps=100", cwd=tiny_project)
     assert done.returncode == 0, done.stderr
     assert "stopping early" in done.stderr
     assert [e["step"] for e in dev_entries(tiny_project)] == [5, 10, 15]
 
 
-def test_checkpoints_are_kept_and_averaged(tiny_project):
-    done = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=3", "train.checkpoint_every=5",
-                "train.average_last=3", "train.max_steps=28")
+def test_checkpoints_are_kept_and_averaged(tiny_project, tcli):
+    done = tcli("train", "c.yaml", "train.keep_checkpoints=3", "train.checkpoint_every=5",
+                "train.average_last=3", "train.max_steps=28", cwd=tiny_project)
     assert done.returncode == 0, done.stderr
     kept = sorted(p.name for p in (tiny_project / "runs/tiny/checkpoints").iterdir())
     # every 5 steps, and the final step even when it is not a multiple of 5
@@ -60,39 +53,39 @@ def test_average_weights_is_the_mean(tmp_path):
     assert torch.equal(mean["w"], torch.full((2, 2), 3.0))
 
 
-def test_bf16_autocast_trains(tiny_project):
-    done = tcli(tiny_project, "train", "c.yaml", "train.precision=bf16", "train.max_steps=6", "train.eval_every=6")
+def test_bf16_autocast_trains(tiny_project, tcli):
+    done = tcli("train", "c.yaml", "train.precision=bf16", "train.max_steps=6", "train.eval_every=6", cwd=tiny_project)
     assert done.returncode == 0, done.stderr
     assert all(e["dev_loss"] == e["dev_loss"] for e in dev_entries(tiny_project))  # not NaN
-    fp16 = tcli(tiny_project, "train", "c.yaml", "train.precision=fp16", "work_dir=runs/fp16")
+    fp16 = tcli("train", "c.yaml", "train.precision=fp16", "work_dir=runs/fp16", cwd=tiny_project)
     assert fp16.returncode == 2 and "needs a CUDA device" in fp16.stderr
 
 
-def test_torch_compile_trains(tiny_project):
-    done = tcli(tiny_project, "train", "c.yaml", "train.compile=true", "train.max_steps=3", "train.eval_every=3",
-                "model.dropout=0")
+def test_torch_compile_trains(tiny_project, tcli):
+    done = tcli("train", "c.yaml", "train.compile=true", "train.max_steps=3", "train.eval_every=3",
+                "model.dropout=0", cwd=tiny_project)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_fused_adamw_is_used_where_available(tiny_project):
+def test_fused_adamw_is_used_where_available(tiny_project, tcli):
     from translate_cli import config
     from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
-    from translate_cli.steps.trainer import make_optimizer
+    from translate_cli.core.trainer import make_optimizer
 
     settings = config.load(tiny_project / "c.yaml")
     model = Seq2SeqTransformer(ModelConfig(vocab_size=50, d_model=16, heads=2, ff_dim=32))
-    optimizer = make_optimizer(model, settings, torch.device("cpu"))
+    optimizer = make_optimizer(model, settings.train)
     assert optimizer.defaults.get("fused") or optimizer.defaults.get("foreach")
     settings.train.fused_optimizer = False
-    assert not make_optimizer(model, settings, torch.device("cpu")).defaults.get("fused")
+    assert not make_optimizer(model, settings.train).defaults.get("fused")
 
 
-def test_overwrite_clears_kept_checkpoints_and_best_exists_without_scores(tiny_project):
-    first = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
-                 "train.max_steps=20")
+def test_overwrite_clears_kept_checkpoints_and_best_exists_without_scores(tiny_project, tcli):
+    first = tcli("train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
+                 "train.max_steps=20", cwd=tiny_project)
     assert first.returncode == 0
-    again = tcli(tiny_project, "train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
-                 "train.max_steps=10", "train.best_metric=bleu", "train.eval_sentences=0", "--overwrite")
+    again = tcli("train", "c.yaml", "train.keep_checkpoints=2", "train.checkpoint_every=5",
+                 "train.max_steps=10", "train.best_metric=bleu", "train.eval_sentences=0", "--overwrite", cwd=tiny_project)
     assert again.returncode == 0, again.stderr
     kept = sorted(p.name for p in (tiny_project / "runs/tiny/checkpoints").iterdir())
     assert kept == ["step0000005.safetensors", "step0000010.safetensors"]

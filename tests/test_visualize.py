@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import run_cli, tiny_model
-from translate_cli.core.attention_maps import decoder_attention
+from translate_cli.core.pictures import decoder_attention
 from translate_cli.core.model import _merge_heads, _split_heads
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from translate_cli.errors import TcliError
@@ -84,7 +84,7 @@ def test_weights_are_the_models_own():
 def test_missing_fonts_fail_clearly(monkeypatch):
     from matplotlib import font_manager
 
-    from translate_cli.steps import fonts
+    from translate_cli.core import fonts
 
     latin_only = [f for f in font_manager.fontManager.ttflist if f.name == "DejaVu Sans"]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", latin_only)

@@ -16,7 +16,7 @@ from typing import Callable, List, Optional
 import typer
 
 from translate_cli import console
-from translate_cli.errors import TcliError
+from translate_cli.errors import Interrupted, TcliError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Train and run English→Hindi/Japanese neural machine translation.")
@@ -24,28 +24,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 EXIT_USER_ERROR, EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED = 2, 1, 130
 
 
-class BadUtf8(str, Enum):
-    error = "error"
-    replace = "replace"
-
-
-class Backend(str, Enum):
-    native = "native"
-    ctranslate2 = "ctranslate2"
-
-
-class ExportFormat(str, Enum):
-    ctranslate2 = "ctranslate2"
-
-
-class Quantization(str, Enum):
-    none = "none"
-    int8 = "int8"
-
-
-class NbestFormat(str, Enum):
-    tsv = "tsv"
-    jsonl = "jsonl"
+# Choices of the options below (str enums: Typer shows and checks them).
+BadUtf8 = Enum("BadUtf8", {"error": "error", "replace": "replace"}, type=str)
+Backend = Enum("Backend", {"native": "native", "ctranslate2": "ctranslate2"}, type=str)
+ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
+Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
+NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -57,7 +41,7 @@ def user_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except TcliError as exc:
             console.error_line(str(exc))
-            code = EXIT_INTERRUPTED if type(exc).__name__ == "Interrupted" else EXIT_USER_ERROR
+            code = EXIT_INTERRUPTED if isinstance(exc, Interrupted) else EXIT_USER_ERROR
             raise typer.Exit(code) from None
         except KeyboardInterrupt:
             console.error_line("interrupted")
@@ -107,32 +91,6 @@ def train(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesAr
     step.run(config_module.load(config, overrides or []), resume=resume, overwrite=overwrite)
 
 
-def _decode_options(model_dir: Optional[Path], beam_size: Optional[int], length_penalty: Optional[float],
-                    max_len_a: Optional[float], max_len_b: Optional[int], batch_tokens: Optional[int], nbest: int = 1):
-    """Command-line options over the model's own decode defaults (from its training config)."""
-    from translate_cli.core.checkpoint import read_info
-    from translate_cli.core.translator import DecodeOptions
-
-    defaults = dict(read_info(model_dir).decode) if model_dir is not None else {}
-    known = DecodeOptions.__dataclass_fields__
-    options = DecodeOptions(**{k: v for k, v in defaults.items() if k in known})
-    for name, value in (("beam_size", beam_size), ("length_penalty", length_penalty), ("max_len_a", max_len_a),
-                        ("max_len_b", max_len_b), ("batch_tokens", batch_tokens)):
-        if value is not None:
-            setattr(options, name, value)
-    options.nbest = nbest
-    if nbest > options.beam_size:
-        raise TcliError(f"--nbest {nbest} needs a beam at least as wide; add --beam-size {nbest}")
-    return options
-
-
-def _set_threads(threads: Optional[int]) -> None:
-    import torch
-
-    if threads:
-        torch.set_num_threads(threads)
-
-
 BeamOpt = typer.Option(None, "--beam-size", "-b", min=1, help="1 = greedy; default from the model's config")
 PenaltyOpt = typer.Option(None, "--length-penalty", min=0.0, help="GNMT length penalty alpha for beam search")
 MaxLenAOpt = typer.Option(None, "--max-len-a", min=0.0, help="output limit: a * source tokens + b")
@@ -161,10 +119,11 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
     """Translate a file or stdin, one output line per input line."""
     from translate_cli.steps import translate as step
 
-    _set_threads(threads)
-    options = _decode_options(model_dir, beam_size, length_penalty, max_len_a, max_len_b, batch_tokens, nbest)
-    step.run(model_dir, input_path, output, to, options, on_bad_utf8.value,
-             nbest_format.value if nbest > 1 else None, backend=backend.value, quantize=quantize.value, threads=threads)
+    step.run(model_dir, input_path=input_path, output_path=output, lang=to, nbest=nbest,
+             decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b,
+                         batch_tokens=batch_tokens),
+             nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value, backend=backend.value,
+             quantize=quantize.value, threads=threads)
 
 
 @app.command()
@@ -183,13 +142,10 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
     """Score a model (or an existing translation) with sacreBLEU BLEU and chrF."""
     from translate_cli.steps import evaluate as step
 
-    _set_threads(threads)
-    options = _decode_options(model_dir, beam_size, length_penalty, None, None, batch_tokens)
-    scores = step.run(model_dir, src, ref, hyp, to, options, json_path, output)
-    failed = [f"{name} {value:.2f} < {floor}" for name, value, floor in
-              (("BLEU", scores.bleu, min_bleu), ("chrF", scores.chrf, min_chrf)) if floor is not None and value < floor]
-    if failed:
-        console.error_line("below threshold: " + ", ".join(failed))
+    passed = step.run(model_dir, source=src, reference=ref, hypothesis=hyp, lang=to, json_path=json_path,
+                      output=output, min_bleu=min_bleu, min_chrf=min_chrf, threads=threads,
+                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens))
+    if not passed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 
 
@@ -201,13 +157,9 @@ def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. r
            quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export")
            ) -> None:
     """Export a model for another inference engine (CTranslate2)."""
-    from translate_cli import console as ui
-    from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.export_ct2 import export as export_ct2
+    from translate_cli.steps import export as step
 
-    folder = export_ct2(load_model(model_dir), output, None if quantization == Quantization.none else quantization.value)
-    ui.info(f"exported {model_dir} to {folder} ({format.value}, {quantization.value}); translate with "
-            f"`tcli translate {folder} --backend ctranslate2`")
+    step.run(model_dir, output=output, format=format.value, quantization=quantization.value)
 
 
 @app.command()
@@ -216,11 +168,9 @@ def average(run_dir: Path = typer.Argument(..., help="a run directory trained wi
             last: int = typer.Option(5, "--last", min=1, help="how many of the newest checkpoints to average"),
             output: Path = typer.Option(..., "--output", "-o", help="model directory to write")) -> None:
     """Average the weights of a run's last N checkpoints into a model directory."""
-    from translate_cli import console as ui
-    from translate_cli.steps.averaging import average_run
+    from translate_cli.steps import average as step
 
-    folder = average_run(run_dir, last, output)
-    ui.info(f"averaged the last {last} checkpoints of {run_dir} into {folder}")
+    step.run(run_dir, last=last, output=output)
 
 
 @app.command()
@@ -230,11 +180,9 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="one or more run direct
          label: Optional[List[str]] = typer.Option(None, "--label", help="a legend label per run (default: folder names)")
          ) -> None:
     """Draw training and dev loss, dev BLEU and chrF, and learning rate against step (PNG)."""
-    from translate_cli.steps import visualize
+    from translate_cli.steps import plot as step
 
-    if label and len(label) != len(run_dirs):
-        raise TcliError(f"--label given {len(label)} times for {len(run_dirs)} runs; give one per run or none")
-    visualize.plot_runs(run_dirs, output, label)
+    step.run(run_dirs, output=output, labels=label)
 
 
 @app.command()
@@ -248,9 +196,9 @@ def attention(model_dir: Path = typer.Argument(..., help="a model directory, e.g
                                                   "instead of cross-attention"),
               font: Optional[List[Path]] = typer.Option(None, "--font", help="a font file to draw labels with")) -> None:
     """Translate a sentence and draw a decoder layer's attention, averaged over heads (PNG)."""
-    from translate_cli.steps import visualize
+    from translate_cli.steps import attention as step
 
-    visualize.attention_map(model_dir, sentence, output, to, layer, self_attention, font or [])
+    step.run(model_dir, sentence, output=output, lang=to, layer=layer, self_attention=self_attention, fonts=font or [])
 
 
 def main() -> None:

@@ -6,131 +6,52 @@ Every problem (unknown key, wrong type, value out of range) is reported at once 
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from translate_cli.core.data_dir import SPLITS, Corpora, DataSpec
+from translate_cli.core.model import VOCABULARY_FIELDS, ModelConfig
+from translate_cli.core.schedule import TrainSettings
+from translate_cli.core.search import DecodeOptions
+from translate_cli.core.text import CleanRules, Normalization
+from translate_cli.core.tokenizer import VocabSettings
+from translate_cli.core.trainer import TrainJob
 from translate_cli.errors import ConfigError
 
 
-class Section(BaseModel):
-    """Base of every section: unknown keys are errors, not silently ignored."""
+class Config(BaseModel):
+    """A whole experiment. Every section is a core settings dataclass, which owns its fields, defaults and
+    bounds; pydantic validates them and refuses unknown keys."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class CorpusSpec(Section):
-    """A pair of line-aligned files `{prefix}.{source_lang}` and `{prefix}.{lang}` under data_root."""
-
-    prefix: str = Field(min_length=1)
-    lang: Optional[str] = None  # the target language; may be left out when the config has one target
-
-
-class DataConfig(Section):
-    train: list[CorpusSpec] = Field(min_length=1)
-    dev: list[CorpusSpec] = Field(default_factory=list)
-    test: list[CorpusSpec] = Field(default_factory=list)
-
-
-class LangNormalization(Section):
-    """Per-language text normalisation, applied identically in prepare and translate."""
-
-    unicode_form: Literal["NFKC", "NFC", "none"] = "NFKC"
-    lowercase: bool = False
-    remove_cjk_spaces: bool = False  # drop spaces between Japanese/Chinese characters (word-split corpora)
-
-
-class CleanConfig(Section):
-    """Training-pair filters; every removed pair is counted by rule."""
-
-    max_chars: int = Field(400, gt=0)
-    max_length_ratio: float = Field(4.0, ge=1.0)  # char-length ratio of the longer side to the shorter
-    ratio_min_chars: int = Field(10, ge=1)  # the ratio rule applies only when the longer side has this many
-    dedup: bool = True
-
-
-class VocabConfig(Section):
-    size: int = Field(8000, ge=300, le=65000)  # byte fallback alone takes 256 pieces
-    model_type: Literal["unigram", "bpe"] = "unigram"
-    character_coverage: float = Field(0.9995, gt=0.0, le=1.0)
-    max_sentences: int = Field(1_000_000, gt=0)  # sampled for SentencePiece training
-
-
-class ModelSection(Section):
-    d_model: int = Field(256, gt=0)
-    heads: int = Field(4, gt=0)
-    encoder_layers: int = Field(3, ge=1)
-    decoder_layers: int = Field(3, ge=1)
-    ff_dim: int = Field(1024, gt=0)
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    max_source_tokens: int = Field(256, ge=8)  # longer inputs are split in translate
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> "ModelSection":
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
-        return self
-
-
-class TrainConfig(Section):
-    max_steps: int = Field(10_000, ge=1)
-    max_minutes: Optional[float] = Field(None, gt=0)  # stop (and save) after this wall time
-    batch_tokens: int = Field(4096, ge=16)  # padded source or target tokens per batch, whichever is larger
-    accumulate: int = Field(1, ge=1)
-    lr: float = Field(7e-4, gt=0)
-    warmup_steps: int = Field(1000, ge=0)
-    weight_decay: float = Field(0.0, ge=0)
-    adam_betas: tuple[float, float] = (0.9, 0.98)
-    clip_norm: float = Field(1.0, ge=0)  # 0 disables clipping
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
-    seed: int = 1
-    threads: Optional[int] = Field(None, ge=1)
-    log_every: int = Field(50, ge=1)
-    eval_every: int = Field(1000, ge=1)
-    eval_sentences: int = Field(300, ge=0)  # dev sentences per language decoded for BLEU/chrF; 0 = loss only
-    best_metric: Literal["bleu", "chrf", "loss"] = "bleu"
-    init_from: Optional[str] = None  # a model directory whose weights start this run (same vocabulary)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 (with loss scaling) on CUDA only
-    compile: bool = False  # torch.compile the model
-    fused_optimizer: bool = True  # fused AdamW where the device supports it, else the foreach version
-    patience: Optional[int] = Field(None, ge=1)  # stop after this many validations without a better metric
-    keep_checkpoints: int = Field(0, ge=0)  # keep the weights of the last N checkpoints (for averaging)
-    checkpoint_every: Optional[int] = Field(None, ge=1)  # steps between kept checkpoints; default eval_every
-    average_last: int = Field(0, ge=0)  # at the end, average the last N kept checkpoints into {work_dir}/averaged
-    tensorboard: bool = False  # also write TensorBoard events to {work_dir}/tensorboard (extra: .[tensorboard])
-
-
-class DecodeConfig(Section):
-    beam_size: int = Field(5, ge=1)
-    length_penalty: float = Field(0.6, ge=0)
-    max_len_a: float = Field(1.5, ge=0)  # output length limit: a * source tokens + b
-    max_len_b: int = Field(10, ge=1)
-    batch_tokens: int = Field(6000, ge=16)
-
-
-class Config(Section):
     name: str = Field(min_length=1)
     source_lang: str = "en"
     target_langs: list[str] = Field(min_length=1)
     data_root: str = "."
     work_dir: str = ""  # the training run's folder; default runs/{name}
     data_dir: str = ""  # where prepare writes; default runs/{name}/data (shared by runs of one config)
-    data: DataConfig
-    normalize: dict[str, LangNormalization] = Field(default_factory=dict)
-    clean: CleanConfig = CleanConfig()
-    vocab: VocabConfig = VocabConfig()
-    model: ModelSection = ModelSection()
-    train: TrainConfig = TrainConfig()
-    decode: DecodeConfig = DecodeConfig()
+    data: Corpora
+    normalize: dict[str, Normalization] = Field(default_factory=dict)
+    clean: CleanRules = CleanRules()
+    vocab: VocabSettings = VocabSettings()
+    model: ModelConfig = ModelConfig()
+    train: TrainSettings = TrainSettings()
+    decode: DecodeOptions = DecodeOptions()
 
-    @model_validator(mode="after")
-    def _check_averaging(self) -> "Config":
-        if self.train.average_last > self.train.keep_checkpoints:
-            raise ValueError(f"train.average_last ({self.train.average_last}) needs train.keep_checkpoints "
-                             f"of at least that many ({self.train.keep_checkpoints})")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _vocabulary_fields_are_not_settings(cls, tree: Any) -> Any:
+        model = tree.get("model") if isinstance(tree, dict) else None
+        defaults = ModelConfig()
+        for name in VOCABULARY_FIELDS if isinstance(model, dict) else ():
+            if name in model and model[name] != getattr(defaults, name):
+                raise ValueError(f"model.{name} comes from the vocabulary (prepare's SentencePiece model); "
+                                 f"remove it from the config")
+        return tree
 
     @model_validator(mode="after")
     def _check_languages(self) -> "Config":
@@ -138,7 +59,7 @@ class Config(Section):
             raise ValueError(f"target_langs has duplicates: {self.target_langs}")
         if self.source_lang in self.target_langs:
             raise ValueError("source_lang must not be one of target_langs")
-        for split in ("train", "dev", "test"):
+        for split in SPLITS:
             for corpus in getattr(self.data, split):
                 if corpus.lang is None:
                     if len(self.target_langs) > 1:
@@ -153,16 +74,18 @@ class Config(Section):
             self.data_dir = f"runs/{self.name}/data"
         return self
 
-    def norm_for(self, lang: str) -> LangNormalization:
-        return self.normalize.get(lang, LangNormalization())
+    def data_spec(self) -> DataSpec:
+        """What `prepare` needs (and `train` checks the prepared data against)."""
+        langs = [self.source_lang, *self.target_langs]
+        return DataSpec(folder=Path(self.data_dir), data_root=Path(self.data_root), source_lang=self.source_lang,
+                        target_langs=list(self.target_langs), corpora=self.data,
+                        normalize={lang: self.normalize.get(lang, Normalization()) for lang in langs},
+                        clean=self.clean, vocab=self.vocab, seed=self.train.seed)
 
-    @property
-    def work_path(self) -> Path:
-        return Path(self.work_dir)
-
-    @property
-    def data_path(self) -> Path:
-        return Path(self.data_dir)
+    def train_job(self, meta: dict) -> TrainJob:
+        """What `train` needs, given the prepared data's meta.json."""
+        return TrainJob(name=self.name, work=Path(self.work_dir), data_dir=Path(self.data_dir), meta=meta,
+                        model=replace(self.model, vocab_size=meta["vocab_size"]), train=self.train, decode=self.decode)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -189,30 +112,30 @@ def _apply_override(tree: dict, path: list[str], value: Any, item: str) -> None:
     node[path[-1]] = value
 
 
-def _known_keys(model: type[BaseModel], path: tuple) -> list[str]:
-    """Valid field names at a key path, for 'did you mean' suggestions."""
-    free_key = False  # the next part is a user-chosen key of a mapping (normalize.<lang>)
+def _known_keys(path: tuple) -> list[str]:
+    """Valid keys at a key path (from the config's JSON schema), for 'did you mean' suggestions."""
+    schema = Config.model_json_schema()
+
+    def resolve(node: dict) -> dict:
+        while "$ref" in node or "anyOf" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else \
+                next((n for n in node["anyOf"] if n.get("type") != "null"), {})
+        return node
+    node = schema
     for part in path:
-        if isinstance(part, int) or free_key:
-            free_key = False
-            continue
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return []
-        annotation = field.annotation
-        free_key = getattr(annotation, "__origin__", None) is dict
-        nested = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not nested:
-            return []
-        model = nested[0]
-    return list(model.model_fields)
+        node = resolve(node)
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:  # a section's field, or a user-chosen key of a mapping (normalize.<lang>)
+            node = node.get("properties", {}).get(part) or node.get("additionalProperties") or {}
+    return list(resolve(node).get("properties", {}))
 
 
 def _describe(error: dict) -> str:
     loc = tuple(error["loc"])
     key = ".".join(str(p) for p in loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(loc[-1]), _known_keys(Config, loc[:-1]), n=1)
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        close = difflib.get_close_matches(str(loc[-1]), _known_keys(loc[:-1]), n=1)
         hint = f"; did you mean '{'.'.join(map(str, loc[:-1] + (close[0],)))}'?" if close else ""
         return f"unknown key '{key}'{hint}"
     if error["type"] == "missing":

@@ -54,11 +54,6 @@ def training_progress() -> Progress:
     )
 
 
-def task_progress(label: str) -> Progress:
-    return Progress(TextColumn(f"[bold]{label}[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=True)
-
-
 def silent_progress() -> Progress:
     """A progress object that draws nothing (ranks other than 0 under torchrun)."""
     return Progress(console=Console(quiet=True))

@@ -1,4 +1,5 @@
-"""The one family of user-facing errors: each becomes a single red line and exit code 2."""
+"""The one family of user-facing errors: each becomes a single red line and exit code 2 (130 for
+Interrupted)."""
 
 
 class TcliError(Exception):
@@ -15,3 +16,13 @@ class DataError(TcliError):
 
 class CheckpointError(TcliError):
     """A model or checkpoint directory is missing, incomplete or does not fit."""
+
+
+class Interrupted(TcliError):
+    """Training stopped by Ctrl-C or SIGTERM after saving `last` (exit code 130)."""
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of a library exception's message, short enough to quote in a one-line error."""
+    lines = str(exc).splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,12 +19,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
+from translate_cli.core.search import DecodeOptions
+from translate_cli.core.textio import fsync_dir
 from translate_cli.core.text import Normalization
 from translate_cli.core.tokenizer import Tokenizer
-from translate_cli.errors import CheckpointError
+from translate_cli.errors import CheckpointError, reason
 
 FORMAT = "tcli-model"
-VERSION = 1
+VERSION = 2  # 2: max_source_tokens moved into "model"
 MODEL_JSON, WEIGHTS, SPM = "model.json", "model.safetensors", "spm.model"
 
 
@@ -36,9 +38,9 @@ class ModelInfo:
     source_lang: str
     target_langs: list[str]
     normalize: dict[str, Normalization]
-    decode: dict = field(default_factory=dict)
-    max_source_tokens: int = 256
+    decode: DecodeOptions = field(default_factory=DecodeOptions)  # the model's default decoding settings
     training: dict = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)  # checksums of the files beside model.json (as read)
 
     @property
     def uses_lang_tags(self) -> bool:
@@ -48,8 +50,21 @@ class ModelInfo:
         return {"format": FORMAT, "version": VERSION, "model": self.model.to_dict(),
                 "source_lang": self.source_lang, "target_langs": self.target_langs,
                 "normalize": {lang: rules.to_dict() for lang, rules in self.normalize.items()},
-                "decode": self.decode, "max_source_tokens": self.max_source_tokens,
-                "training": self.training, "sha256": hashes}
+                "decode": asdict(self.decode), "training": self.training, "sha256": hashes}
+
+    @classmethod
+    def from_json(cls, meta: dict) -> "ModelInfo":
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
+        if int(meta.get("version", 1)) > VERSION:
+            raise ValueError(f"written by a newer tcli (format version {meta['version']}); upgrade tcli")
+        model = dict(meta["model"])
+        if "max_source_tokens" in meta:  # version 1 kept it beside "model"
+            model.setdefault("max_source_tokens", int(meta["max_source_tokens"]))
+        return cls(model=ModelConfig(**model), source_lang=meta["source_lang"], target_langs=list(meta["target_langs"]),
+                   normalize={k: Normalization(**v) for k, v in meta["normalize"].items()},
+                   decode=DecodeOptions.from_record(dict(meta.get("decode", {}))),
+                   training=dict(meta.get("training", {})), sha256=dict(meta.get("sha256", {})))
 
 
 @dataclass
@@ -67,14 +82,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sidecars(target: Path) -> tuple[Path, Path]:
@@ -129,24 +136,12 @@ def write_dir_atomically(target: Path, fill: Callable[[Path], None], marker: str
     for item in staging.iterdir():
         with open(item, "rb") as handle:
             os.fsync(handle.fileno())
-    _fsync_dir(staging)
+    fsync_dir(staging)
     if target.exists():
         target.rename(retired)
     staging.rename(target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def write_file_atomically(target: Path, fill: Callable[[Path], None]) -> None:
-    """Call fill(tmp_file) beside `target`, fsync it, then rename it over `target`: a crash leaves the old
-    file or the new one, never half of one."""
-    target = _absolute(target)
-    staging, _ = _sidecars(target)
-    fill(staging)
-    with open(staging, "rb") as handle:
-        os.fsync(handle.fileno())
-    staging.replace(target)
-    _fsync_dir(target.parent)
 
 
 def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
@@ -158,8 +153,15 @@ def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, 
     (folder / MODEL_JSON).write_text(json.dumps(info.to_json(hashes), indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def save_model(target: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
-    write_dir_atomically(target, lambda folder: write_model_files(folder, info, model, spm_path), MODEL_JSON)
+def save_model(target: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path,
+               extra: Callable[[Path], None] | None = None) -> None:
+    """Write a model directory atomically; `extra(folder)` may add files (a trainer's resume state)."""
+    def fill(folder: Path) -> None:
+        write_model_files(folder, info, model, spm_path)
+        if extra is not None:
+            extra(folder)
+
+    write_dir_atomically(target, fill, MODEL_JSON)
 
 
 def read_info(folder: Path) -> ModelInfo:
@@ -171,14 +173,7 @@ def read_info(folder: Path) -> ModelInfo:
     if not meta_path.is_file():
         raise CheckpointError(f"{meta_path}: missing; {folder} is not a complete tcli model directory")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"format is {meta.get('format')!r}, expected {FORMAT!r}")
-        return ModelInfo(model=ModelConfig(**meta["model"]), source_lang=meta["source_lang"],
-                         target_langs=list(meta["target_langs"]),
-                         normalize={k: Normalization(**v) for k, v in meta["normalize"].items()},
-                         decode=dict(meta.get("decode", {})), max_source_tokens=int(meta["max_source_tokens"]),
-                         training=dict(meta.get("training", {})))
+        return ModelInfo.from_json(json.loads(meta_path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{meta_path}: unreadable or corrupt ({exc}); re-export or re-train the model") from None
 
@@ -192,29 +187,32 @@ def _check_file(folder: Path, name: str, expected: str | None) -> Path:
     return path
 
 
-def load_model_weights(folder: Path) -> dict[str, torch.Tensor]:
+def load_weights(folder: Path, info: ModelInfo | None = None) -> dict[str, torch.Tensor]:
     """The state dict of a model directory, checked against model.json's checksum; safetensors only."""
     folder = readable_dir(folder)
-    hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
-    path = _check_file(folder, WEIGHTS, hashes.get(WEIGHTS))
+    info = info or read_info(folder)
+    path = _check_file(folder, WEIGHTS, info.sha256.get(WEIGHTS))
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a safetensors file ({str(exc).splitlines()[0][:200]}); "
+        raise CheckpointError(f"{path}: not a safetensors file ({reason(exc)}); "
                               f"tcli loads weights only from safetensors") from None
+
+
+def load_weights_into(model: torch.nn.Module, folder: Path, info: ModelInfo | None = None) -> None:
+    try:
+        model.load_state_dict(load_weights(folder, info))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{Path(folder) / WEIGHTS}: does not fit model.json ({reason(exc)})") from None
 
 
 def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
     """Rebuild a model from its directory alone: JSON metadata, safetensors weights, SentencePiece model."""
     folder = readable_dir(folder)
     info = read_info(folder)
-    hashes = json.loads((folder / MODEL_JSON).read_text(encoding="utf-8")).get("sha256", {})
-    spm_path = _check_file(folder, SPM, hashes.get(SPM))
+    spm_path = _check_file(folder, SPM, info.sha256.get(SPM))
     model = Seq2SeqTransformer(info.model)
-    try:
-        model.load_state_dict(load_model_weights(folder))
-    except RuntimeError as exc:
-        raise CheckpointError(f"{folder / WEIGHTS}: does not fit model.json ({str(exc).splitlines()[0]})") from None
+    load_weights_into(model, folder, info)
     try:
         tokenizer = Tokenizer(spm_path)
     except (RuntimeError, OSError, ValueError) as exc:

@@ -1,4 +1,5 @@
-"""Binarised corpora on disk (memory-mapped) and token-budget, length-bucketed batches.
+"""Binarised corpora on disk (memory-mapped), token-budget length-bucketed batches, and the endless
+stream of training batches.
 
 A token array is two files: `NAME.bin` (all ids back to back, uint16 or uint32) and `NAME.idx.npy`
 (int64 offsets, one more than the number of sentences). Training reads both through memory maps, so
@@ -187,3 +188,57 @@ def collate(corpus: ParallelCorpus, indices: np.ndarray) -> Batch:
     positions = (target_out.view(-1) != PAD_ID).nonzero().squeeze(1)
     return Batch(source=pad_sequences(sources, suffix=EOS_ID), target_in=pad_sequences(targets, prefix=BOS_ID),
                  target_out=target_out, positions=positions, target_tokens=int(positions.numel()))
+
+
+def collate_update(corpus: ParallelCorpus, update: "Update", device: torch.device) -> list[Batch]:
+    batches = [collate(corpus, indices).to(device) for indices in update.batches]
+    corpus.release()  # the ids are copied into tensors: unmap the corpus pages read for them
+    return batches
+
+
+@dataclass
+class Update:
+    batches: list[np.ndarray]  # this rank's micro-batches (sentence indices)
+    total_target_tokens: int  # target tokens of the whole update, summed over every rank
+
+
+class BatchStream:
+    """Endless token-budget batches, epoch after epoch, each epoch shuffled by (seed, epoch).
+
+    An update takes the next `world * accumulate` batches; rank r uses its own `accumulate` of them.
+    The stream's position (epoch, index) is saved in checkpoints so a resumed run sees the same data.
+    """
+
+    def __init__(self, corpus: ParallelCorpus, budget: int, seed: int, rank: int = 0, world: int = 1):
+        self.source_lengths = corpus.source.lengths()
+        self.target_lengths = corpus.target.lengths()
+        self.budget, self.seed, self.rank, self.world = budget, seed, rank, world
+        self.epoch, self.index = 0, 0
+        self._batches: list[np.ndarray] | None = None
+
+    def _epoch_batches(self) -> list[np.ndarray]:
+        if self._batches is None:
+            self._batches = token_budget_batches(self.source_lengths, self.target_lengths, self.budget,
+                                                 self.seed, self.epoch)
+        return self._batches
+
+    def _take(self) -> np.ndarray:
+        batches = self._epoch_batches()
+        if self.index >= len(batches):
+            self.epoch, self.index, self._batches = self.epoch + 1, 0, None
+            batches = self._epoch_batches()
+        batch = batches[self.index]
+        self.index += 1
+        return batch
+
+    def next_update(self, accumulate: int) -> Update:
+        group = [self._take() for _ in range(self.world * accumulate)]
+        mine = group[self.rank * accumulate:(self.rank + 1) * accumulate]
+        tokens = sum(int(self.target_lengths[b].sum()) + len(b) for b in group)  # + EOS per sentence
+        return Update(mine, tokens)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.index, self._batches = int(state["epoch"]), int(state["index"]), None

@@ -1,4 +1,4 @@
-"""Label-smoothed cross-entropy fused with the output projection, computed in row chunks.
+"""The training loss: label-smoothed cross-entropy fused with the output projection, in row chunks.
 
 The (N, V) logits of a whole batch are never materialised: each chunk of rows is projected, turned
 into its loss and its gradient while it is still in cache, and dropped. Gradients are computed in the
@@ -9,6 +9,8 @@ backward. Same result as F.cross_entropy(hidden @ weight.T, targets, label_smoot
 from __future__ import annotations
 
 import torch
+
+from translate_cli.core.data import Batch
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -54,3 +56,18 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
     hidden (N, D), weight (V, D), targets (N,) -> scalar sum over the N rows.
     """
     return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk)
+
+
+def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float,
+             output_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy over the real (non-pad) target positions, all at once.
+
+    `model` may be a wrapper (DDP, torch.compile); `output_weight` is then the tied embedding matrix.
+    """
+    hidden = model(batch.source, batch.target_in)  # (B, T, D)
+    # (N, D): only real positions reach the vocabulary matmul; gathered by a host-computed index, so no
+    # device-to-host synchronisation (a boolean mask would need one to size its result).
+    hidden = hidden.reshape(-1, hidden.size(-1)).index_select(0, batch.positions)
+    gold = batch.target_out.reshape(-1).index_select(0, batch.positions)
+    weight = output_weight if output_weight is not None else model.embedding.weight
+    return linear_cross_entropy(hidden, weight, gold, label_smoothing)

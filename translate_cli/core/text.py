@@ -9,6 +9,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from typing import Annotated, Literal
+
+from annotated_types import Ge, Gt
 
 _SPACE_RUN = re.compile(r"\s+")
 # Hiragana, katakana (incl. half-width), CJK ideographs and CJK punctuation/full-width forms.
@@ -18,13 +21,19 @@ _CJK_SPACE = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+# Settings classes are the config's YAML sections too: pydantic validates them (bounds included) and
+# refuses unknown keys; core code uses them as plain dataclasses.
+STRICT = {"extra": "forbid"}
+
+
 @dataclass(frozen=True)
 class Normalization:
-    """How one language's text is normalised (the config's `normalize.<lang>` section, as plain data)."""
+    """How one language's text is normalised: the config's `normalize.<lang>` section, kept in model.json."""
 
-    unicode_form: str = "NFKC"
+    __pydantic_config__ = STRICT
+    unicode_form: Literal["NFKC", "NFC", "none"] = "NFKC"
     lowercase: bool = False
-    remove_cjk_spaces: bool = False
+    remove_cjk_spaces: bool = False  # drop spaces between Japanese/Chinese characters (word-split corpora)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,9 +59,12 @@ def single_line(text: str) -> str:
 
 @dataclass(frozen=True)
 class CleanRules:
-    max_chars: int = 400
-    max_length_ratio: float = 4.0
-    ratio_min_chars: int = 10
+    """Training-pair filters (the config's `clean:` section); every removed pair is counted by rule."""
+
+    __pydantic_config__ = STRICT
+    max_chars: Annotated[int, Gt(0)] = 400
+    max_length_ratio: Annotated[float, Ge(1.0)] = 4.0  # char-length ratio of the longer side to the shorter
+    ratio_min_chars: Annotated[int, Ge(1)] = 10  # the ratio rule applies only when the longer side has this many
     dedup: bool = True
 
 

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from translate_cli.errors import DataError
 
@@ -104,29 +104,43 @@ def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
     """
     path = Path(path)
     check_output_path(path)
+
+    def fill(target: Path) -> None:
+        with open(target, "w", encoding="utf-8", newline="\n") as handle:
+            for line in lines:
+                handle.write(line + "\n")
     try:
         if path.exists() and not path.is_file():
-            with open(path, "w", encoding="utf-8", newline="\n") as handle:
-                for line in lines:
-                    handle.write(line + "\n")
-            return
-        _write_via_temporary(path, lines)
+            fill(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_file_atomically(path, fill)
     except OSError as exc:
         raise DataError(f"{path}: cannot write it ({exc.strerror or exc}); check the folder, its permissions "
                         f"and free space") from None
 
 
-def _write_via_temporary(path: Path, lines: Iterable[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_file_atomically(path: Path, fill: Callable[[Path], None]) -> None:
+    """Call fill(temporary path) beside `path`, fsync, then rename it over `path`: a crash leaves the old
+    file or the new one, never half of one."""
+    path = Path(path).absolute()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            for line in lines:
-                handle.write(line + "\n")
-            handle.flush()
+        fill(Path(tmp))
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are ordinary files
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

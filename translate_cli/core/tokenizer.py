@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Annotated, Iterable, Iterator, Literal
 
 import sentencepiece as spm
+from annotated_types import Ge, Gt, Le
 
 from translate_cli.errors import ConfigError
 
@@ -18,36 +20,45 @@ def lang_tag(lang: str) -> str:
     return f"<2{lang}>"
 
 
-def train_sentencepiece(sentences: Iterable[str], model_path: Path, vocab_size: int, model_type: str,
-                        character_coverage: float, max_sentences: int, user_symbols: list[str],
-                        seed: int = 1) -> None:
+@dataclass(frozen=True)
+class VocabSettings:
+    """The joint SentencePiece model prepare trains (the config's `vocab:` section)."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+    size: Annotated[int, Ge(300), Le(65000)] = 8000  # byte fallback alone takes 256 pieces
+    model_type: Literal["unigram", "bpe"] = "unigram"
+    character_coverage: Annotated[float, Gt(0.0), Le(1.0)] = 0.9995
+    max_sentences: Annotated[int, Gt(0)] = 1_000_000  # sampled for SentencePiece training
+
+
+def train_sentencepiece(sentences: Iterable[str], model_path: Path, settings: VocabSettings,
+                        user_symbols: list[str], seed: int = 1) -> None:
     """Train a joint model with byte fallback, so no input character is ever unknown."""
     buffer = io.BytesIO()
     spm.set_random_generator_seed(seed)  # sampling of training sentences is then reproducible
     try:
-        _train(sentences, buffer, vocab_size, model_type, character_coverage, max_sentences, user_symbols)
+        _train(sentences, buffer, settings, user_symbols)
     except RuntimeError as exc:
         detail = str(exc).split("]")[-1].strip()
-        raise ConfigError(f"vocab: SentencePiece cannot train with vocab.size={vocab_size}, "
-                          f"character_coverage={character_coverage}: {detail}") from None
+        raise ConfigError(f"vocab: SentencePiece cannot train with vocab.size={settings.size}, "
+                          f"character_coverage={settings.character_coverage}: {detail}") from None
     model_path.write_bytes(buffer.getvalue())
 
 
-def _train(sentences: Iterable[str], buffer: io.BytesIO, vocab_size: int, model_type: str,
-           character_coverage: float, max_sentences: int, user_symbols: list[str]) -> None:
+def _train(sentences: Iterable[str], buffer: io.BytesIO, settings: VocabSettings, user_symbols: list[str]) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(sentences),
         model_writer=buffer,
-        vocab_size=vocab_size,
-        model_type=model_type,
-        character_coverage=character_coverage,
+        vocab_size=settings.size,
+        model_type=settings.model_type,
+        character_coverage=settings.character_coverage,
         byte_fallback=True,
         # tcli normalises text itself (core/text.py, per language); SentencePiece's own default (NFKC)
         # would silently undo choices such as keeping Japanese full-width "？" and digits.
         normalization_rule_name="identity",
         pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
         user_defined_symbols=user_symbols,
-        input_sentence_size=max_sentences,
+        input_sentence_size=settings.max_sentences,
         shuffle_input_sentence=True,
         max_sentence_length=1 << 14,
         hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary instead of an error
@@ -71,9 +82,6 @@ class Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         return self.sp.encode(text)
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        return self.sp.encode(texts)
 
     def decode(self, ids: list[int]) -> str:
         return self.sp.decode(ids)

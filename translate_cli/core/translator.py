@@ -8,27 +8,19 @@ that fit, translated, and joined again (and counted).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from translate_cli.core.checkpoint import LoadedModel
-from translate_cli.core.data import pad_sequences
-from translate_cli.core.search import Hypothesis, beam_search, greedy_search
+from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_model
+from translate_cli.core.data import pad_sequences, token_budget_batches
+from translate_cli.core.search import DecodeOptions, Hypothesis, beam_search, greedy_search
 from translate_cli.core.text import normalize, single_line
 from translate_cli.core.tokenizer import EOS_ID, lang_tag
 from translate_cli.errors import TcliError
 
 NO_SPACE_LANGS = {"ja", "zh", "th"}
-
-
-@dataclass
-class DecodeOptions:
-    beam_size: int = 5
-    length_penalty: float = 0.6
-    max_len_a: float = 1.5
-    max_len_b: int = 10
-    batch_tokens: int = 6000  # source tokens x beams per batch
-    nbest: int = 1
 
 
 @dataclass
@@ -47,15 +39,33 @@ class Translation:
     alternatives: list[tuple[str, float]] = field(default_factory=list)  # n-best, best first
 
 
-def resolve_lang(loaded: LoadedModel, lang: str | None) -> str:
+def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
+                         threads: int | None = None) -> LoadedModel:
+    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export."""
+    if backend == "ctranslate2":
+        from translate_cli.core.export_ct2 import load_ct2
+
+        if quantize != "none":
+            raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
+                            "exporting it (tcli export ... --quantization int8)")
+        return load_ct2(model_dir, threads)
+    loaded = load_model(model_dir)
+    if quantize == "int8":
+        from translate_cli.core.quantize import quantize_int8
+
+        loaded.model = quantize_int8(loaded.model)
+    return loaded
+
+
+def resolve_lang(info: ModelInfo, lang: str | None, where: Path) -> str:
     """The target language to produce; a single-target model needs none."""
-    known = loaded.info.target_langs
+    known = info.target_langs
     if lang is None:
         if len(known) == 1:
             return known[0]
-        raise TcliError(f"{loaded.path}: this model translates into {', '.join(known)}; choose one with --to")
+        raise TcliError(f"{where}: this model translates into {', '.join(known)}; choose one with --to")
     if lang not in known:
-        raise TcliError(f"{loaded.path}: the model was not trained to translate into '{lang}'; "
+        raise TcliError(f"{where}: the model was not trained to translate into '{lang}'; "
                         f"it knows: {', '.join(known)}")
     return lang
 
@@ -64,12 +74,12 @@ class Translator:
     def __init__(self, loaded: LoadedModel, lang: str | None = None):
         self.loaded = loaded
         self.model, self.tokenizer, self.info = loaded.model, loaded.tokenizer, loaded.info
-        self.lang = resolve_lang(loaded, lang)
+        self.lang = resolve_lang(loaded.info, lang, loaded.path)
         self.prefix = [self.tokenizer.token_id(lang_tag(self.lang))] if self.info.uses_lang_tags else []
         self.source_rules = self.info.normalize[self.info.source_lang]
         self.joiner = "" if self.lang in NO_SPACE_LANGS else " "
         # Room for the language tag and EOS.
-        self.piece_limit = self.info.max_source_tokens - len(self.prefix) - 1
+        self.piece_limit = self.info.model.max_source_tokens - len(self.prefix) - 1
 
     def encode(self, line: str) -> list[list[int]]:
         """One source line -> model inputs (one per piece; none for an empty line)."""
@@ -129,9 +139,8 @@ class Translator:
 
     def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS), batched by length; results in input order."""
-        order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
         results: list[list[Hypothesis]] = [[] for _ in sources]
-        for batch in _length_batches(order, sources, options.batch_tokens // max(1, options.beam_size)):
+        for batch in length_batches(sources, options.batch_tokens // max(1, options.beam_size)):
             batch_sources = [sources[i] for i in batch]
             max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
             if self.loaded.ct2 is not None:
@@ -153,16 +162,7 @@ class Translator:
         return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest)
 
 
-def _length_batches(order: list[int], sources: list[list[int]], budget: int) -> list[list[int]]:
-    """Consecutive runs of the length-sorted order whose padded size fits the budget."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        width = len(sources[index]) + 1  # sorted ascending: the newest is the longest
-        if current and width * (len(current) + 1) > budget:
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
+def length_batches(sources: list[list[int]], budget: int) -> list[np.ndarray]:
+    """Indices of the sources in length-sorted batches whose padded size (with EOS) fits the budget."""
+    lengths = np.fromiter((len(ids) for ids in sources), dtype=np.int64, count=len(sources))
+    return token_budget_batches(lengths, np.zeros_like(lengths), budget, seed=0, epoch=0, shuffle=False)

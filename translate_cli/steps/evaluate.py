@@ -5,31 +5,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from translate_cli import console
 from translate_cli.core import metrics, textio
-from translate_cli.core.checkpoint import load_model
-from translate_cli.core.translator import DecodeOptions, Translator, resolve_lang
+from translate_cli.core.checkpoint import load_model, read_info
+from translate_cli.core.translator import Translator, resolve_lang
 from translate_cli.errors import TcliError
 
 
-def run(model_dir: Path | None, source: Path | None, reference: Path, hypothesis: Path | None, lang: str | None,
-        options: DecodeOptions, json_path: Path | None = None, output: Path | None = None) -> metrics.Scores:
+def run(model_dir: Path | None, *, reference: Path, source: Path | None = None, hypothesis: Path | None = None,
+        lang: str | None = None, decode: dict | None = None, json_path: Path | None = None,
+        output: Path | None = None, min_bleu: float | None = None, min_chrf: float | None = None,
+        threads: int | None = None) -> bool:
+    """Print the scores (and write the reports asked for); False when a --min-* gate fails."""
+    if threads:
+        torch.set_num_threads(threads)
     for path in (json_path, output):
         if path is not None:
             textio.check_output_path(path)
     references = textio.read_lines(reference)
     if hypothesis is not None:
-        if lang is None and model_dir is not None:
-            lang = resolve_lang(load_model(model_dir), None)
-        if lang is None:
+        if model_dir is not None:
+            lang = resolve_lang(read_info(model_dir), lang, model_dir)
+        elif lang is None:
             raise TcliError("--hyp without a model: name the target language with --to (for example --to ja)")
-        hypotheses = textio.read_lines(hypothesis)
-        hyp_name = str(hypothesis)
+        hypotheses, hyp_name = textio.read_lines(hypothesis), str(hypothesis)
     else:
         if model_dir is None or source is None:
             raise TcliError("give a MODEL_DIR and --src to translate, or --hyp FILE to score an existing translation")
         translator = Translator(load_model(model_dir), lang)
         lang = translator.lang
+        options = translator.info.decode.updated(**(decode or {}))
         sources = textio.read_lines(source)
         if len(sources) != len(references):
             raise TcliError(f"{source} has {len(sources)} lines but {reference} has {len(references)}; "
@@ -47,7 +54,11 @@ def run(model_dir: Path | None, source: Path | None, reference: Path, hypothesis
     if json_path is not None:
         report = {"hypothesis": hyp_name, "reference": str(reference), **scores.to_dict()}
         textio.write_lines_atomically(json_path, [json.dumps(report, indent=2, ensure_ascii=False)])
-    return scores
+    failed = [f"{name} {value:.2f} < {floor}" for name, value, floor in
+              (("BLEU", scores.bleu, min_bleu), ("chrF", scores.chrf, min_chrf)) if floor is not None and value < floor]
+    if failed:
+        console.error_line("below threshold: " + ", ".join(failed))
+    return not failed
 
 
 def _print(scores: metrics.Scores, hyp_name: str, reference: Path) -> None:

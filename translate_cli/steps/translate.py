@@ -8,19 +8,41 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, TextIO
 
+import torch
+
 from translate_cli import console
 from translate_cli.core import textio
-from translate_cli.core.checkpoint import LoadedModel, load_model
-from translate_cli.core.quantize import quantize_int8
-from translate_cli.core.translator import DecodeOptions, Translation, TranslationStats, Translator
-from translate_cli.errors import TcliError
+from translate_cli.core.search import DecodeOptions
+from translate_cli.core.translator import Translation, TranslationStats, Translator, load_for_translation
 
 CHUNK_LINES = 2000  # lines read, sorted and translated together; bounds memory on endless input
 
 
-def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
-    while chunk := list(islice(lines, size)):
-        yield chunk
+def run(model_dir: Path, *, input_path: Path | None = None, output_path: Path | None = None, lang: str | None = None,
+        decode: dict | None = None, nbest: int = 1, nbest_format: str = "tsv", on_bad_utf8: str = "error",
+        backend: str = "native", quantize: str = "none", threads: int | None = None) -> TranslationStats:
+    """`decode` holds command-line decoding settings (None = the model's default)."""
+    if threads:
+        torch.set_num_threads(threads)
+    if output_path is not None:
+        textio.check_output_path(output_path)
+    loaded = load_for_translation(model_dir, backend, quantize, threads)
+    options = loaded.info.decode.updated(nbest=nbest, **(decode or {}))
+    translator = Translator(loaded, lang)
+    read_stats = textio.ReadStats()
+    if input_path is None:
+        lines = textio.iter_stream(sys.stdin.buffer, "<stdin>", on_bad_utf8, read_stats, allow_nul=True)
+        chunk = 1 if sys.stdin.isatty() else CHUNK_LINES
+    else:
+        lines = textio.iter_file(input_path, on_bad_utf8, read_stats, allow_empty=True, allow_nul=True)
+        chunk = CHUNK_LINES
+    shape = nbest_format if nbest > 1 else None
+    if output_path is None:
+        stats = translate_stream(translator, lines, sys.stdout, options, shape, chunk)
+    else:
+        stats = _translate_to_file(translator, lines, output_path, options, shape)
+    _report(stats, read_stats, output_path)
+    return stats
 
 
 def format_line(translation: Translation, nbest_format: str | None, line_number: int) -> str:
@@ -35,68 +57,32 @@ def format_line(translation: Translation, nbest_format: str | None, line_number:
 
 def translate_stream(translator: Translator, lines: Iterator[str], sink: TextIO, options: DecodeOptions,
                      nbest_format: str | None = None, chunk_lines: int = CHUNK_LINES) -> TranslationStats:
+    """Translate chunk by chunk, writing and flushing each chunk's lines as soon as they are done."""
     stats = TranslationStats()
-    number = 0
-    for chunk in _chunks(lines, chunk_lines):
-        for translation in translator.translate(chunk, options, stats):
-            number += 1
-            sink.write(format_line(translation, nbest_format, number) + "\n")
+    for chunk in _output_chunks(translator, lines, options, nbest_format, chunk_lines, stats):
+        sink.write("".join(line + "\n" for line in chunk))
         sink.flush()
     return stats
 
 
-def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
-                         threads: int | None = None) -> LoadedModel:
-    if backend == "ctranslate2":
-        from translate_cli.core.export_ct2 import load_ct2
-
-        if quantize != "none":
-            raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
-                            "exporting it (tcli export ... --quantization int8)")
-        return load_ct2(model_dir, threads)
-    loaded = load_model(model_dir)
-    if quantize == "int8":
-        loaded.model = quantize_int8(loaded.model)
-    return loaded
-
-
-def run(model_dir: Path, input_path: Path | None, output_path: Path | None, lang: str | None,
-        options: DecodeOptions, on_bad_utf8: str = "error", nbest_format: str | None = None, backend: str = "native",
-        quantize: str = "none", threads: int | None = None) -> TranslationStats:
-    if output_path is not None:
-        textio.check_output_path(output_path)
-    translator = Translator(load_for_translation(model_dir, backend, quantize, threads), lang)
-    read_stats = textio.ReadStats()
-    if input_path is None:
-        lines = textio.iter_stream(sys.stdin.buffer, "<stdin>", on_bad_utf8, read_stats, allow_nul=True)
-        chunk = 1 if sys.stdin.isatty() else CHUNK_LINES
-    else:
-        lines = textio.iter_file(input_path, on_bad_utf8, read_stats, allow_empty=True, allow_nul=True)
-        chunk = CHUNK_LINES
-    if output_path is None:
-        stats = translate_stream(translator, lines, sys.stdout, options, nbest_format, chunk)
-    else:
-        stats = _translate_to_file(translator, lines, output_path, options, nbest_format)
-    _report(stats, read_stats, output_path)
-    return stats
+def _output_chunks(translator: Translator, lines: Iterator[str], options: DecodeOptions, nbest_format: str | None,
+                   chunk_lines: int, stats: TranslationStats) -> Iterator[list[str]]:
+    number = 0
+    while chunk := list(islice(lines, chunk_lines)):
+        output = []
+        for translation in translator.translate(chunk, options, stats):
+            number += 1
+            output.append(format_line(translation, nbest_format, number))
+        yield output
 
 
 def _translate_to_file(translator: Translator, lines: Iterator[str], output_path: Path, options: DecodeOptions,
                        nbest_format: str | None) -> TranslationStats:
     """Written to a temporary file renamed into place at the end: no half-written output on failure."""
-    holder: dict[str, TranslationStats] = {}
-
-    def produce() -> Iterator[str]:
-        stats = TranslationStats()
-        number = 0
-        for chunk in _chunks(lines, CHUNK_LINES):
-            for translation in translator.translate(chunk, options, stats):
-                number += 1
-                yield format_line(translation, nbest_format, number)
-        holder["stats"] = stats
-
-    textio.write_lines_atomically(output_path, produce())
-    return holder["stats"]
+    stats = TranslationStats()
+    chunks = _output_chunks(translator, lines, options, nbest_format, CHUNK_LINES, stats)
+    textio.write_lines_atomically(output_path, (line for chunk in chunks for line in chunk))
+    return stats
 
 
 def _report(stats: TranslationStats, read_stats: textio.ReadStats, output_path: Path | None) -> None:

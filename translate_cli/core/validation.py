@@ -10,8 +10,9 @@ import torch
 from translate_cli.core import metrics, textio
 from translate_cli.core.checkpoint import LoadedModel
 from translate_cli.core.data import ParallelCorpus, collate, token_budget_batches
-from translate_cli.core.training import loss_sum
-from translate_cli.core.translator import DecodeOptions, Translator
+from translate_cli.core.loss import loss_sum
+from translate_cli.core.search import DecodeOptions
+from translate_cli.core.translator import Translator
 
 
 @torch.inference_mode()

@@ -1,49 +1,37 @@
-"""tcli plot (training curves of one or more runs) and tcli attention (attention maps) as PNG files."""
+"""Pictures as PNG files: training curves of runs, and a decoder layer's attention over one sentence.
+
+scaled_dot_product_attention never materialises its weights, so for pictures they are recomputed from
+the layer's own projections, in a teacher-forced pass over a finished translation (which gives exactly
+the weights the incremental decode used, see tests/test_model.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from translate_cli import console
-from translate_cli.core.attention_maps import decoder_attention
-from translate_cli.core.checkpoint import load_model
+from translate_cli.core.checkpoint import LoadedModel
 from translate_cli.core.data import pad_sequences
+from translate_cli.core.model import Seq2SeqTransformer, _split_heads, attention_weights
+from translate_cli.core.fonts import choose_fonts, import_matplotlib
+from translate_cli.core.run_dir import read_log
+from translate_cli.core.search import DecodeOptions
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID
-from translate_cli.core.translator import DecodeOptions, Translator
-from translate_cli.errors import DataError, TcliError
-from translate_cli.steps.fonts import _import_matplotlib, choose_fonts
+from translate_cli.core.translator import Translator
+from translate_cli.errors import TcliError
 
-PANELS = (("loss", "loss per target token (train: label-smoothed)"), ("bleu", "dev BLEU"), ("chrf", "dev chrF"), ("lr", "learning rate"))
-
-
-def read_log(run_dir: Path) -> tuple[list[dict], list[dict]]:
-    """(train entries, dev entries) of a run; a step logged twice (before a crash and after resume) keeps
-    its latest entry."""
-    path = Path(run_dir) / "log.jsonl"
-    if not path.is_file():
-        raise DataError(f"{path}: not found; give a run directory written by `tcli train` (e.g. runs/en-ja)")
-    entries: dict[tuple[str, int], dict] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            raise DataError(f"{path}:{number}: not a JSON line; the log is damaged") from None
-        if entry.get("type") in ("train", "dev"):
-            entries[(entry["type"], entry["step"])] = entry
-    ordered = sorted(entries.values(), key=lambda e: e["step"])
-    return [e for e in ordered if e["type"] == "train"], [e for e in ordered if e["type"] == "dev"]
+PANELS = (("loss", "loss per target token (train: label-smoothed)"), ("bleu", "dev BLEU"), ("chrf", "dev chrF"),
+          ("lr", "learning rate"))
 
 
 def plot_runs(run_dirs: list[Path], output: Path, labels: list[str] | None = None) -> Path:
-    pyplot, _, _ = _import_matplotlib()
+    """Training and dev loss, dev BLEU and chrF, and learning rate against step, one colour per run."""
+    pyplot, _, _ = import_matplotlib()
     labels = labels or [Path(r).name for r in run_dirs]
+    logs = [read_log(run_dir) for run_dir in run_dirs]
     pyplot.rcParams["font.family"] = choose_fonts("".join(labels))
     figure, axes = pyplot.subplots(2, 2, figsize=(12, 8), dpi=100)
-    for run_dir, label in zip(run_dirs, labels):
-        train, dev = read_log(run_dir)
+    for (train, dev), label in zip(logs, labels):
         line = axes[0, 0].plot([e["step"] for e in train], [e["loss"] for e in train], label=f"{label} train")[0]
         axes[0, 0].plot([e["step"] for e in dev if "dev_loss" in e], [e["dev_loss"] for e in dev if "dev_loss" in e],
                         "--o", color=line.get_color(), markersize=3, label=f"{label} dev")
@@ -61,20 +49,10 @@ def plot_runs(run_dirs: list[Path], output: Path, labels: list[str] | None = Non
     return _save(figure, output, pyplot)
 
 
-def _save(figure, output: Path, pyplot) -> Path:
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(output)
-    pyplot.close(figure)
-    console.info(f"wrote {output}")
-    return output
-
-
-def attention_map(model_dir: Path, sentence: str, output: Path, lang: str | None = None, layer: int = -1,
+def attention_map(loaded: LoadedModel, sentence: str, output: Path, lang: str | None = None, layer: int = -1,
                   self_attention: bool = False, fonts: list[Path] = ()) -> tuple[Path, torch.Tensor]:
     """Translate `sentence` greedily and draw one decoder layer's head-averaged attention."""
-    pyplot, _, _ = _import_matplotlib()
-    loaded = load_model(model_dir)
+    pyplot, _, _ = import_matplotlib()
     layers = loaded.info.model.decoder_layers
     if not -layers <= layer < layers:
         raise TcliError(f"--layer {layer}: the model has {layers} decoder layers (0..{layers - 1}, or -1 for the last)")
@@ -82,7 +60,7 @@ def attention_map(model_dir: Path, sentence: str, output: Path, lang: str | None
     pieces = translator.encode(sentence)
     if len(pieces) != 1:
         raise TcliError("give one non-empty sentence that fits the model (at most "
-                        f"{loaded.info.max_source_tokens} tokens)")
+                        f"{loaded.info.model.max_source_tokens} tokens)")
     output_ids = translator.search(pieces, DecodeOptions(beam_size=1))[0][0].tokens
     source = pad_sequences([pieces[0]], suffix=EOS_ID)
     target_in = torch.tensor([[BOS_ID] + output_ids])
@@ -93,6 +71,41 @@ def attention_map(model_dir: Path, sentence: str, output: Path, lang: str | None
     pyplot.rcParams["font.family"] = choose_fonts("".join(rows + columns), list(fonts))
     figure = _heatmap(pyplot, weights.numpy(), rows, columns, layer % layers, self_attention, sentence)
     return _save(figure, output, pyplot), weights
+
+
+def _weights(query: torch.Tensor, key: torch.Tensor, heads: int, mask: torch.Tensor) -> torch.Tensor:
+    """(1, T, D) projections -> (H, Tq, Tk) weights for one sentence."""
+    return attention_weights(_split_heads(query, heads), _split_heads(key, heads), mask)[0]
+
+
+@torch.inference_mode()
+def decoder_attention(model: Seq2SeqTransformer, source: torch.Tensor, target_in: torch.Tensor, layer: int,
+                      kind: str = "cross") -> torch.Tensor:
+    """Per-head weights of decoder `layer` for one sentence: (H, T, S) cross or (H, T, T) self-attention.
+
+    source (1, S) ids + EOS; target_in (1, T) BOS + generated ids (row t is the step that produced
+    output token t).
+    """
+    assert source.size(0) == 1 and kind in ("cross", "self")
+    model = model.eval()
+    layers = model.decoder_layers
+    layer = layer % len(layers)
+    encoded = model.encode(source)
+    x = model._embed(target_in)
+    for block in layers[:layer]:
+        x = block(x, encoded)
+    block = layers[layer]
+    heads = block.self_attention.heads
+    length = target_in.size(1)
+    if kind == "self":
+        query, key, _ = block.self_attention.qkv(block.self_norm(x)).chunk(3, dim=-1)
+        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+        return _weights(query, key, heads, causal)
+    x = x + block.self_attention(block.self_norm(x), causal=True)
+    query = block.cross_attention.query(block.cross_norm(x))
+    key, _ = block.cross_attention.key_value(encoded.memory).chunk(2, dim=-1)
+    mask = encoded.source_mask[0]  # (1, 1, S) broadcasts over heads and steps
+    return _weights(query, key, heads, mask)
 
 
 def _heatmap(pyplot, weights, rows: list[str], columns: list[str], layer: int, self_attention: bool, sentence: str):
@@ -109,3 +122,11 @@ def _heatmap(pyplot, weights, rows: list[str], columns: list[str], layer: int, s
     figure.colorbar(image, ax=axis, fraction=0.04)
     figure.tight_layout()
     return figure
+
+
+def _save(figure, output: Path, pyplot) -> Path:
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output)
+    pyplot.close(figure)
+    return output

@@ -18,7 +18,7 @@ INSTALL_HINT = ("install fonts that have them (Debian/Ubuntu: apt install fonts-
                 "or fonts-noto-core fonts-noto-cjk) or pass --font FILE.ttf")
 
 
-def _import_matplotlib():
+def import_matplotlib():
     try:
         import matplotlib
 
@@ -39,7 +39,7 @@ def _coverage(path: str, ft2font) -> set[int]:
 
 def choose_fonts(text: str, extra_files: list[Path] = ()) -> list[str]:
     """Family names whose fonts together draw every visible character of `text`; registers extra files."""
-    _, font_manager, ft2font = _import_matplotlib()
+    _, font_manager, ft2font = import_matplotlib()
     for path in extra_files:
         if not Path(path).is_file():
             raise TcliError(f"{path}: font file not found")

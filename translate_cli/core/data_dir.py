@@ -1,0 +1,271 @@
+"""The prepared data folder that `tcli prepare` writes and `tcli train` reads.
+
+    spm.model                  the joint SentencePiece model
+    {train,dev,test}.{src,tgt} token arrays (core/data.py)
+    {dev,test}.LANG.{src,ref}.txt  raw dev/test text per target language, for scoring
+    meta.json                  counts, per-rule cleaning report, settings, and a fingerprint of every input
+                               file and setting: a re-run with the same fingerprint reuses the folder
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+from annotated_types import MinLen
+
+from translate_cli.core import textio
+from translate_cli.core.checkpoint import sha256_file, write_dir_atomically
+from translate_cli.core.data import TokenArrayWriter, token_dtype
+from translate_cli.core.text import RULES, STRICT, Cleaner, CleanRules, Normalization, normalize
+from translate_cli.core.tokenizer import Tokenizer, VocabSettings, lang_tag, train_sentencepiece
+from translate_cli.errors import DataError
+
+FORMAT_VERSION = 2  # 2: SentencePiece trained with identity normalisation
+META, SPM = "meta.json", "spm.model"
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class CorpusSpec:
+    """A pair of line-aligned files `{prefix}.{source_lang}` and `{prefix}.{lang}` under data_root."""
+
+    __pydantic_config__ = STRICT
+    prefix: Annotated[str, MinLen(1)]
+    lang: Optional[str] = None  # the target language; may be left out when the config has one target
+
+
+@dataclass
+class Corpora:
+    """The config's `data:` section."""
+
+    __pydantic_config__ = STRICT
+    train: Annotated[list[CorpusSpec], MinLen(1)]
+    dev: list[CorpusSpec] = field(default_factory=list)
+    test: list[CorpusSpec] = field(default_factory=list)
+
+
+@dataclass
+class DataSpec:
+    """Everything that shapes a prepared data folder."""
+
+    folder: Path
+    data_root: Path
+    source_lang: str
+    target_langs: list[str]
+    corpora: Corpora
+    normalize: dict[str, Normalization]  # the source language and every target language
+    clean: CleanRules
+    vocab: VocabSettings
+    seed: int
+
+    @property
+    def multi_target(self) -> bool:
+        return len(self.target_langs) > 1
+
+
+@dataclass
+class CorpusFiles:
+    split: str
+    prefix: str
+    lang: str
+    source: Path
+    target: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.split}:{self.prefix}"
+
+
+@dataclass
+class CorpusReport:
+    label: str
+    lang: str
+    read: int = 0
+    kept: int = 0
+    removed: dict[str, int] = field(default_factory=dict)
+    replaced_utf8_lines: int = 0
+
+
+def corpus_files(spec: DataSpec) -> list[CorpusFiles]:
+    files = [CorpusFiles(split, corpus.prefix, corpus.lang, spec.data_root / f"{corpus.prefix}.{spec.source_lang}",
+                         spec.data_root / f"{corpus.prefix}.{corpus.lang}")
+             for split in SPLITS for corpus in getattr(spec.corpora, split)]
+    for item in files:
+        for path in (item.source, item.target):
+            if not path.is_file():
+                raise DataError(f"{path}: file not found (data.{item.split} prefix '{item.prefix}' under "
+                                f"data_root '{spec.data_root}'); set data_root=... or fix the prefix")
+    return files
+
+
+def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str, str]]:
+    """A hash of every input file's content and every setting that shapes the prepared data."""
+    hashes = {str(path): sha256_file(path) for item in files for path in (item.source, item.target)}
+    settings = {"format": FORMAT_VERSION, "source_lang": spec.source_lang, "target_langs": spec.target_langs,
+                "data": asdict(spec.corpora), "normalize": _normalizations(spec), "clean": asdict(spec.clean),
+                "vocab": asdict(spec.vocab), "seed": spec.seed, "inputs": hashes}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    return digest, hashes
+
+
+def _normalizations(spec: DataSpec) -> dict[str, dict]:
+    return {lang: asdict(spec.normalize[lang]) for lang in [spec.source_lang, *spec.target_langs]}
+
+
+def _read_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_prepared(folder: Path, digest: str) -> bool:
+    meta = _read_meta(folder)
+    return bool(meta) and meta.get("fingerprint") == digest and all((folder / n).is_file() for n in meta.get("files", []))
+
+
+def load_meta(spec: DataSpec) -> dict:
+    """meta.json of the prepared data, checked against the spec's current inputs and settings."""
+    folder, meta_path = spec.folder, spec.folder / META
+    if not meta_path.is_file():
+        raise DataError(f"{meta_path}: not found; run `tcli prepare` with the same config first")
+    meta = _read_meta(folder)
+    if meta is None:
+        raise DataError(f"{meta_path}: damaged (not JSON); run `tcli prepare ... --force` again")
+    missing = [name for name in meta.get("files", []) if not (folder / name).is_file()]
+    if missing:
+        raise DataError(f"{folder / missing[0]}: missing from the prepared data; run `tcli prepare ... --force` again")
+    if meta.get("fingerprint") != fingerprint(spec, corpus_files(spec))[0]:
+        raise DataError(f"{folder}: prepared from other inputs or settings than this config; "
+                        f"run `tcli prepare` with this config again")
+    return meta
+
+
+def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
+            stage: Callable[[str], None] = lambda message: None) -> list[CorpusReport] | None:
+    """Write the prepared data folder atomically; returns the per-corpus cleaning reports, or None when
+    the folder was already prepared from the same inputs and settings (and `force` is off)."""
+    files = corpus_files(spec)
+    digest, hashes = fingerprint(spec, files)
+    if not force and is_prepared(spec.folder, digest):
+        return None
+    reports: list[CorpusReport] = []
+
+    def fill(staging: Path) -> None:
+        clean_paths = _write_clean_training_text(staging, spec, files, reports, on_bad_utf8)
+        stage(f"training SentencePiece ({spec.vocab.model_type}, {spec.vocab.size} pieces)...")
+        symbols = [lang_tag(lang) for lang in spec.target_langs] if spec.multi_target else []
+        train_sentencepiece(_training_sentences(clean_paths), staging / SPM, spec.vocab, symbols, seed=spec.seed)
+        tokenizer = Tokenizer(staging / SPM)
+        dtype = token_dtype(tokenizer.vocab_size)
+        counts = {"train": _binarize(staging, clean_paths, tokenizer, dtype, spec.multi_target)}
+        for split in ("dev", "test"):
+            counts[split] = _prepare_eval_split(staging, spec, split, [f for f in files if f.split == split],
+                                                tokenizer, dtype, reports, on_bad_utf8)
+        for (source, target), _ in clean_paths:
+            source.unlink()
+            target.unlink()
+        names = sorted(p.name for p in staging.iterdir()) + [META]
+        meta = {"fingerprint": digest, "format": FORMAT_VERSION, "source_lang": spec.source_lang,
+                "target_langs": spec.target_langs, "vocab_size": tokenizer.vocab_size, "dtype": dtype.name,
+                "uses_lang_tags": spec.multi_target, "normalize": _normalizations(spec), "clean": asdict(spec.clean),
+                "vocab": asdict(spec.vocab), "pairs": counts, "inputs": hashes,
+                "corpora": [asdict(r) for r in reports], "files": names}
+        (staging / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    write_dir_atomically(spec.folder, fill, META)
+    return reports
+
+
+def _clean_stream(item: CorpusFiles, spec: DataSpec, cleaner: Cleaner, report: CorpusReport,
+                  on_bad_utf8: str) -> Iterator[tuple[str, str]]:
+    """Normalised training pairs that pass the cleaning rules; the report counts the rest."""
+    source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
+    before = dict(cleaner.removed)
+    stats = (textio.ReadStats(), textio.ReadStats())
+    for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8, stats):
+        report.read += 1
+        source, target = normalize(source, source_rules), normalize(target, target_rules)
+        if cleaner.keep(source, target, key=item.lang):
+            report.kept += 1
+            yield source, target
+    report.removed = {rule: cleaner.removed[rule] - before[rule] for rule in RULES}
+    report.replaced_utf8_lines = stats[0].replaced_lines + stats[1].replaced_lines
+
+
+def _write_clean_training_text(staging: Path, spec: DataSpec, files: list[CorpusFiles], reports: list[CorpusReport],
+                               on_bad_utf8: str) -> list[tuple[tuple[Path, Path], str]]:
+    """Cleaned training text per corpus (temporary; SentencePiece trains on it, then it is binarised)."""
+    cleaner = Cleaner(spec.clean)
+    clean_paths = []
+    for index, item in enumerate(f for f in files if f.split == "train"):
+        report = CorpusReport(item.label, item.lang)
+        paths = (staging / f"clean{index}.src.txt", staging / f"clean{index}.tgt.txt")
+        with open(paths[0], "w", encoding="utf-8") as src_out, open(paths[1], "w", encoding="utf-8") as tgt_out:
+            for source, target in _clean_stream(item, spec, cleaner, report, on_bad_utf8):
+                src_out.write(source + "\n")
+                tgt_out.write(target + "\n")
+        reports.append(report)
+        clean_paths.append((paths, item.lang))
+    if not sum(r.kept for r in reports):
+        raise DataError("no training pair survived cleaning; check the corpora and the clean.* settings")
+    return clean_paths
+
+
+def _read_text(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield line.rstrip("\n")
+
+
+def _training_sentences(clean_paths: list[tuple[tuple[Path, Path], str]]) -> Iterator[str]:
+    """Both sides of every cleaned training pair: one joint vocabulary."""
+    for (source, target), _ in clean_paths:
+        yield from _read_text(source)
+        yield from _read_text(target)
+
+
+def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, multi: bool) -> int:
+    source_out = TokenArrayWriter(staging / "train.src", dtype)
+    target_out = TokenArrayWriter(staging / "train.tgt", dtype)
+    for (source, target), lang in clean_paths:
+        prefix = [tokenizer.token_id(lang_tag(lang))] if multi else []
+        for ids in tokenizer.iter_encode(_read_text(source)):
+            source_out.add(prefix + ids)
+        for ids in tokenizer.iter_encode(_read_text(target)):
+            target_out.add(ids)
+    count = source_out.close()
+    assert count == target_out.close(), "binarised sides differ in length"
+    return count
+
+
+def _prepare_eval_split(staging: Path, spec: DataSpec, split: str, files: list[CorpusFiles], tokenizer, dtype,
+                        reports: list[CorpusReport], on_bad_utf8: str) -> int:
+    """Dev/test are never cleaned: every line is kept, raw text for scoring, ids for dev loss."""
+    source_out = TokenArrayWriter(staging / f"{split}.src", dtype)
+    target_out = TokenArrayWriter(staging / f"{split}.tgt", dtype)
+    raw: dict[str, tuple[list[str], list[str]]] = {}
+    for item in files:
+        report = CorpusReport(item.label, item.lang)
+        source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
+        prefix = [tokenizer.token_id(lang_tag(item.lang))] if spec.multi_target else []
+        sources, references = raw.setdefault(item.lang, ([], []))
+        for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8):
+            report.read += 1
+            sources.append(source)
+            references.append(target)
+            source_out.add(prefix + tokenizer.encode(normalize(source, source_rules)))
+            target_out.add(tokenizer.encode(normalize(target, target_rules)))
+        report.kept = report.read
+        report.removed = {rule: 0 for rule in RULES}
+        reports.append(report)
+    for lang, (sources, references) in raw.items():
+        textio.write_lines_atomically(staging / f"{split}.{lang}.src.txt", sources)
+        textio.write_lines_atomically(staging / f"{split}.{lang}.ref.txt", references)
+    count = source_out.close()
+    target_out.close()
+    return count
