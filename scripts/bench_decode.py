@@ -35,7 +35,7 @@ def source_batches(model_dir: str, src: str, batch_tokens: int, beam: int) -> li
 
     translator = Translator(load_model(model_dir))
     lines = Path(src).read_text(encoding="utf-8").splitlines()
-    sources = [pieces[0] for pieces in map(translator.encode, lines) if pieces]
+    sources = [pieces[0] for pieces in (translator.encode(line, "none") for line in lines) if pieces]
     return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
 
 

@@ -30,6 +30,8 @@ Backend = Enum("Backend", {"native": "native", "ctranslate2": "ctranslate2"}, ty
 ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
 Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
 NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
+Split = Enum("Split", {"sentences": "sentences", "none": "none"}, type=str)
+BadRowChoice = Enum("BadRowChoice", {"error": "error", "skip-copy": "skip-copy"}, type=str)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -98,6 +100,8 @@ MaxLenBOpt = typer.Option(None, "--max-len-b", min=1, help="output limit: a * so
 BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x beams per batch")
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for PyTorch")
 ToOpt = typer.Option(None, "--to", help="target language (for a model trained on several)")
+SplitOpt = typer.Option(None, "--split", help="sentences: translate each sentence of a line on its own and join "
+                        "the translations; none: whole lines. Default: the model's decode.split (sentences)")
 
 
 @app.command()
@@ -115,15 +119,24 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export "
                                               "(tcli export ... --format ctranslate2)"),
               quantize: Quantization = typer.Option(Quantization.none, "--quantize",
-                                                    help="native backend: int8 dynamic quantization of linear layers")) -> None:
+                                                    help="native backend: int8 dynamic quantization of linear layers"),
+              split: Optional[Split] = SplitOpt,
+              tsv_column: Optional[int] = typer.Option(None, "--tsv-column", min=1, help="translate column N (1 = "
+                                                       "first) of tab-separated rows; other columns pass through"),
+              jsonl_field: Optional[str] = typer.Option(None, "--jsonl-field", help="translate this string field of "
+                                                        "each JSON-object line; other fields pass through"),
+              on_bad_row: BadRowChoice = typer.Option(BadRowChoice.error, "--on-bad-row", help="with --tsv-column or "
+                                                      "--jsonl-field: error (stop, naming the line) or skip-copy (copy "
+                                                      "the row untranslated and count it)")) -> None:
     """Translate a file or stdin, one output line per input line."""
     from translate_cli.steps import translate as step
 
     step.run(model_dir, input_path=input_path, output_path=output, lang=to, nbest=nbest,
              decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b,
-                         batch_tokens=batch_tokens),
+                         batch_tokens=batch_tokens, split=split.value if split else None),
              nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value, backend=backend.value,
-             quantize=quantize.value, threads=threads)
+             quantize=quantize.value, threads=threads, tsv_column=tsv_column, jsonl_field=jsonl_field,
+             on_bad_row=on_bad_row.value)
 
 
 @app.command()
@@ -138,13 +151,15 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
              min_bleu: Optional[float] = typer.Option(None, "--min-bleu", help="exit 1 if BLEU is below this"),
              min_chrf: Optional[float] = typer.Option(None, "--min-chrf", help="exit 1 if chrF is below this"),
              beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
-             batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt) -> None:
+             batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt,
+             split: Optional[Split] = SplitOpt) -> None:
     """Score a model (or an existing translation) with sacreBLEU BLEU and chrF."""
     from translate_cli.steps import evaluate as step
 
     passed = step.run(model_dir, source=src, reference=ref, hypothesis=hyp, lang=to, json_path=json_path,
                       output=output, min_bleu=min_bleu, min_chrf=min_chrf, threads=threads,
-                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens))
+                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens,
+                                  split=split.value if split else None))
     if not passed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 

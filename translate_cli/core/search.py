@@ -8,7 +8,7 @@ only choice once `max_lengths[i]` tokens have been generated.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import torch
 from annotated_types import Ge
@@ -28,6 +28,8 @@ class DecodeOptions:
     max_len_b: Annotated[int, Ge(1)] = 10
     batch_tokens: Annotated[int, Ge(16)] = 6000  # source tokens x beams per batch
     nbest: Annotated[int, Ge(1)] = 1
+    # "sentences": translate each sentence of a line on its own and join the translations; "none": whole lines
+    split: Literal["sentences", "none"] = "sentences"
 
     @classmethod
     def from_record(cls, record: dict) -> "DecodeOptions":
