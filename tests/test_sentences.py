@@ -49,7 +49,7 @@ def test_each_sentence_is_translated_on_its_own_and_joined(multi_model_dir, lang
     sentences = ["Where is the station?", "I like green tea.", "He reads every night."]
     alone = [t.text for t in translator.translate(sentences, GREEDY)]
     paragraph = translator.translate([" ".join(sentences)], GREEDY)[0].text
-    assert paragraph == joiner.join(alone)
+    assert paragraph == joiner.join(text for text in alone if text)
     whole = translator.translate([" ".join(sentences)], DecodeOptions(beam_size=1, max_len_a=0.5, max_len_b=4,
                                                                       split="none"))
     assert len(translator.encode(" ".join(sentences), "none")) == 1 and whole[0].text  # one piece, translated

@@ -172,7 +172,8 @@ class Translator:
         k-th best of separate sentences do not make a k-th best line."""
         if not pieces:
             return Translation("", 0.0)
-        text = self.joiner.join(self._text(hyps[0].tokens) for hyps in pieces)
+        # A piece the model translated to nothing adds no joiner (no double spaces).
+        text = self.joiner.join(part for hyps in pieces if (part := self._text(hyps[0].tokens)))
         score = sum(hyps[0].score for hyps in pieces)
         alternatives = []
         if len(pieces) == 1:
