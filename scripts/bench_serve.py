@@ -5,9 +5,11 @@
 `--clients` threads (32) send `--requests` requests (2,000) of 1-5 sentences drawn from SRC, over
 keep-alive connections on loopback, first to `tcli serve` with batching on, then with --no-batching.
 Every response is compared with what `tcli translate` gives for the same sentences (one run over the
-whole file, same decode settings): a lost, swapped or mixed-up response counts as a mismatch. Each
-server is started with the real CLI and stopped with SIGTERM (it must exit 0). Prints a table and
-writes JSON (--json). Bounded: each phase stops sending after --max-seconds.
+whole file, same decode settings): a lost, swapped or mixed-up response counts as a mismatch. Both
+servers are started with the real CLI, side by side, and stopped with SIGTERM (each must exit 0); the
+requests go in --rounds slices with the modes alternating, because the machine is shared and its
+other load drifts. Prints a table and writes JSON (--json). Bounded: each mode stops sending after
+--max-seconds in all.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="server's PyTorch threads")
     parser.add_argument("--beam-size", type=int, default=None, help="default: the model's")
     parser.add_argument("--backend", default="native", choices=["native", "ctranslate2"])
-    parser.add_argument("--max-seconds", type=float, default=600, help="per phase")
+    parser.add_argument("--max-seconds", type=float, default=900, help="per mode: stop sending after this")
+    parser.add_argument("--rounds", type=int, default=4, help="slices of the requests, modes alternating")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", default="batched,unbatched")
     parser.add_argument("--json", default=None, help="write the results here")
@@ -151,28 +154,50 @@ def load(port: int, requests: list[list[str]], expected: dict[str, str], clients
         thread.start()
     for thread in threads:
         thread.join()
-    seconds = time.perf_counter() - started
-    done = len(latencies)
-    sentences = sum(len(texts) for texts in requests[:done])  # every request taken is answered: the first `done`
-    return {"requests": done, "sentences": sentences, "seconds": round(seconds, 2),
-            "sentences_per_s": round(sentences / seconds, 1), "requests_per_s": round(done / seconds, 1),
-            "p50_ms": round(float(np.percentile(latencies, 50)) * 1000), "p99_ms":
-            round(float(np.percentile(latencies, 99)) * 1000), **problems, "examples": examples}
+    return {"seconds": time.perf_counter() - started, "latencies": latencies, "count": len(latencies),
+            **problems, "examples": examples}
 
 
-def run_phase(args: argparse.Namespace, mode: str, requests: list[list[str]], expected: dict[str, str]) -> dict:
-    process, port = start_server(args, batching=mode == "batched")
+def summary(rounds: list[dict], mode: str, clients: int, exit_code: int) -> dict:
+    """One mode's rounds together: sentences/s over the time spent sending, latency percentiles over all requests."""
+    latencies = [value for part in rounds for value in part["latencies"]]
+    seconds = sum(part["seconds"] for part in rounds)
+    sentences = sum(part["sentences"] for part in rounds)
+    return {"mode": mode, "clients": clients, "requests": len(latencies), "sentences": sentences,
+            "seconds": round(seconds, 2), "sentences_per_s": round(sentences / seconds, 1),
+            "requests_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(float(np.percentile(latencies, 50)) * 1000),
+            "p99_ms": round(float(np.percentile(latencies, 99)) * 1000),
+            "mismatches": sum(part["mismatches"] for part in rounds), "errors": sum(part["errors"] for part in rounds),
+            "server_exit_code": exit_code, "examples": [e for part in rounds for e in part["examples"]][:5]}
+
+
+def run_modes(args: argparse.Namespace, requests: list[list[str]], expected: dict[str, str]) -> list[dict]:
+    """Both servers run side by side; the requests are sent in --rounds slices, alternating the modes,
+    so that a change in the machine's other load hits both alike."""
+    modes = args.modes.split(",")
+    servers = {mode: start_server(args, batching=mode == "batched") for mode in modes}
+    measured: dict[str, list[dict]] = {mode: [] for mode in modes}
+    exit_codes = {}
     try:
-        wait_ready(port)
-        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        for texts in requests[:10]:  # first-call allocations, outside the measurement
-            post(warm, texts)
-        warm.close()
-        result = load(port, requests, expected, args.clients, args.max_seconds)
+        for mode, (_, port) in servers.items():
+            wait_ready(port)
+            warm = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            for texts in requests[:10]:  # first-call allocations, outside the measurement
+                post(warm, texts)
+            warm.close()
+        size = -(-len(requests) // args.rounds)
+        for start in range(0, len(requests), size):
+            part = requests[start:start + size]
+            for mode in modes:
+                result = load(servers[mode][1], part, expected, args.clients, args.max_seconds / args.rounds)
+                result["sentences"] = sum(len(texts) for texts in part[:result["count"]])  # the first `count`
+                measured[mode].append(result)
     finally:
-        process.send_signal(signal.SIGTERM)
-        exit_code = process.wait(timeout=120)
-    return {"mode": mode, "clients": args.clients, **result, "server_exit_code": exit_code}
+        for mode, (process, _) in servers.items():
+            process.send_signal(signal.SIGTERM)
+            exit_codes[mode] = process.wait(timeout=120)
+    return [summary(measured[mode], mode, args.clients, exit_codes[mode]) for mode in modes]
 
 
 def main() -> None:
@@ -180,7 +205,7 @@ def main() -> None:
     lines = Path(args.src).read_text(encoding="utf-8").splitlines()
     expected = reference(args, lines)
     requests = make_requests(lines, args.requests, args.max_sentences, args.seed)
-    results = [run_phase(args, mode, requests, expected) for mode in args.modes.split(",")]
+    results = run_modes(args, requests, expected)
     columns = ["mode", "clients", "requests", "sentences", "seconds", "sentences_per_s", "requests_per_s", "p50_ms",
                "p99_ms", "mismatches", "errors", "server_exit_code"]
     print("| " + " | ".join(columns) + " |")

@@ -114,7 +114,7 @@ def test_overload_is_refused_with_a_retry_time_but_an_idle_server_takes_any_requ
     batcher.stop()
 
 
-def test_a_failed_batch_fails_its_requests_only_and_the_worker_goes_on():
+def test_a_failing_request_fails_alone_and_the_worker_goes_on():
     model = GatedModel(fail_on="bad")
     batcher = Batcher(model, weigh=lambda item: 1, budget=100, settings=BatchSettings(wait_ms=0))
 
@@ -126,9 +126,10 @@ def test_a_failed_batch_fails_its_requests_only_and_the_worker_goes_on():
         outcomes = await asyncio.gather(*failing, return_exceptions=True)
         return outcomes, await batcher.submit(["after"])
 
-    outcomes, after = asyncio.run(scenario())
+    (bad, good), after = asyncio.run(scenario())
     batcher.stop()
-    assert all(isinstance(outcome, ValueError) for outcome in outcomes)  # they shared the failed batch
+    assert isinstance(bad, ValueError) and good == ["X"]  # they shared a batch: each was retried on its own
+    assert model.batches[1:] == [["bad", "x"], ["bad"], ["x"], ["after"]]
     assert after == ["AFTER"]
 
 

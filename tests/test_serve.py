@@ -102,6 +102,7 @@ def test_languages_health_info_openapi_docs_and_page(server, loaded):
     ({"q": ["a", "b", "c", "d"]}, 400, "holds 4 strings; this server takes at most 3"),
     ({"q": "x" * 41}, 400, '"q" has 41 characters; this server takes at most 40'),
     ({"q": ["ok", "y" * 41]}, 400, '"q"[1] has 41 characters'),
+    (b'{"q": ["ok", "a\\ud800b"]}', 400, '"q"[1] holds invalid Unicode (surrogates not allowed at character 1)'),
     ({"q": ["z" * 30] * 3, "pad": "p" * 300}, 413, "larger than this server's limit of 400 bytes"),
 ])
 def test_every_bad_request_gets_its_status_and_a_one_line_json_error(server, body, status, message):

@@ -146,7 +146,10 @@ class Batcher(Generic[Item, Result]):
         return jobs
 
     def _weight(self, job: _Job) -> int:
-        return sum(self.weigh(item) for item in job.items)
+        try:
+            return sum(self.weigh(item) for item in job.items)
+        except Exception:  # the worker must live on; the model call will report this job's error
+            return 0
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         with self._lock:
@@ -156,13 +159,18 @@ class Batcher(Generic[Item, Result]):
         items = [item for job in live for item in job.items]
         started = time.monotonic()
         try:
-            results = self.run(items) if items else []
-            if len(results) != len(items):
-                raise RuntimeError(f"{len(results)} results for {len(items)} items")
-        except Exception as exc:  # the worker must outlive one failed batch; its clients get the error
-            log.exception("translation failed")
+            results = self._call(items)
+        except Exception as exc:
+            if len(live) == 1:
+                self._fail(live[0], exc)
+                return
+            # One bad request must not fail the others that shared its batch: retry each on its own.
             for job in live:
-                job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
+                try:
+                    self._deliver(job, self._call(job.items))
+                    self.items_done += len(job.items)
+                except Exception as job_exc:
+                    self._fail(job, job_exc)
             return
         seconds = max(time.monotonic() - started, 1e-6)
         self._rate = 0.7 * self._rate + 0.3 * (len(items) / seconds) if self._rate else len(items) / seconds
@@ -170,9 +178,23 @@ class Batcher(Generic[Item, Result]):
         self.items_done += len(items)
         start = 0
         for job in live:
-            end = start + len(job.items)
-            job.loop.call_soon_threadsafe(_settle, job.future, results[start:end], None)
-            start = end
+            self._deliver(job, results[start:start + len(job.items)])
+            start += len(job.items)
+
+    def _call(self, items: list[Item]) -> list[Result]:
+        results = self.run(items) if items else []
+        if len(results) != len(items):
+            raise RuntimeError(f"{len(results)} results for {len(items)} items")
+        return results
+
+    @staticmethod
+    def _deliver(job: _Job, results: list) -> None:
+        job.loop.call_soon_threadsafe(_settle, job.future, results, None)
+
+    @staticmethod
+    def _fail(job: _Job, error: Exception) -> None:
+        log.error("translation failed: %s: %s", type(error).__name__, error, exc_info=error)
+        job.loop.call_soon_threadsafe(_settle, job.future, None, error)
 
 
 def _settle(future: asyncio.Future, result: object, error: BaseException | None) -> None:

@@ -104,10 +104,14 @@ def _read_q(q: object, present: bool, limits: ServerLimits) -> tuple[list[str], 
         raise ApiError(400, f'"q" holds {len(texts)} strings; this server takes at most {limits.max_strings} '
                             "per request")
     for index, text in enumerate(texts):
+        where = '"q"' if single else f'"q"[{index}]'
         if len(text) > limits.max_chars:
-            where = '"q"' if single else f'"q"[{index}]'
             raise ApiError(400, f"{where} has {len(text)} characters; this server takes at most "
                                 f"{limits.max_chars} per string")
+        try:  # JSON may spell a lone surrogate ("\ud800"), which is no text and no tokenizer takes
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ApiError(400, f"{where} holds invalid Unicode ({exc.reason} at character {exc.start})") from None
     return texts, single
 
 
