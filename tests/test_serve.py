@@ -58,13 +58,18 @@ def test_translate_a_string_or_a_list_one_output_per_input_in_order(server, expe
     assert call(server, "POST", "/translate", {"q": []}).json["translatedText"] == []
 
 
-def test_concurrent_requests_each_get_exactly_their_own_translations(loaded, expected):
-    app, service = make_app(loaded, batching={"wait_ms": 30})
+@pytest.mark.parametrize("beam_size", [1, 2])
+def test_concurrent_requests_each_get_exactly_their_own_translations(loaded, beam_size):
+    """Batches of the server's making (merged requests) give each sentence what it gets alone."""
+    options = loaded.info.decode.updated(beam_size=beam_size)
+    translator = Translator(loaded)
+    alone = {line: translator.translate([line], options)[0].text for line in SENTENCES}
+    app, service = make_app(loaded, options, batching={"wait_ms": 30})
     requests = [[SENTENCES[(i + k) % len(SENTENCES)] for k in range(1 + i % 4)] for i in range(24)]
     with running(app) as listener:
         with ThreadPoolExecutor(12) as pool:
             replies = list(pool.map(lambda q: call(listener.port, "POST", "/translate", {"q": q}), requests))
-    assert [reply.json["translatedText"] for reply in replies] == [[expected(s) for s in q] for q in requests]
+    assert [reply.json["translatedText"] for reply in replies] == [[alone[s] for s in q] for q in requests]
     assert service.batcher.items_done == sum(map(len, requests))
 
 
