@@ -39,11 +39,11 @@ def running(app) -> Iterator:
     listener = Listener(app, "127.0.0.1", 0)
     listener.start()
     try:
-        listener.wait_started(60)
+        listener.wait_started(300)
         yield listener
     finally:
         listener.stop()
-        assert listener.join(60), "the server did not stop within 60 s"
+        assert listener.join(300), "the server did not stop within 300 s"
 
 
 def call(port: int, method: str, path: str, body: object = None, headers: dict | None = None,

@@ -181,7 +181,7 @@ def test_overload_answers_503_with_retry_after_and_queued_requests_still_finish(
         first = pool.submit(call, port, "POST", "/translate", {"q": "It is raining."})
         assert decoding.wait(60)
         queued = pool.submit(call, port, "POST", "/translate", {"q": ["I like green tea.", "Is this seat free?"]})
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while call(port, "GET", "/health").json["waiting_sentences"] < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         refused = call(port, "POST", "/translate", {"q": "Thank you very much."})
@@ -223,20 +223,21 @@ def test_cli_help_imports_neither_torch_nor_the_server_stack():
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_cli_listens_on_loopback_and_a_signal_finishes_requests_in_flight_then_exits_0(single_model_dir, expected,
                                                                                           stop_signal):
-    # A 3-second batching window keeps the request in flight, deterministically, when the signal comes.
+    # A 5-second batching window keeps the request queued, so in flight, when the signal comes.
     process = subprocess.Popen([sys.executable, "-m", "translate_cli", "serve", str(single_model_dir), "--port", "0",
-                                "--batch-wait-ms", "3000"], stderr=subprocess.PIPE, text=True)
+                                "--batch-wait-ms", "5000"], stderr=subprocess.PIPE, text=True)
     try:
         port = _announced_port(process)
         with ThreadPoolExecutor(1) as pool:
             in_flight = pool.submit(call, port, "POST", "/translate", {"q": ["It is raining.", ""]})
-            deadline = time.monotonic() + 60
-            while call(port, "GET", "/health").json["waiting_sentences"] < 2 and time.monotonic() < deadline:
+            deadline = time.monotonic() + 300
+            while call(port, "GET", "/health").json["waiting_sentences"] < 2:
+                assert time.monotonic() < deadline and not in_flight.done(), "the request was never seen queued"
                 time.sleep(0.01)
             process.send_signal(stop_signal)
-            reply = in_flight.result(timeout=60)
+            reply = in_flight.result(timeout=300)
         assert reply.status == 200 and reply.json["translatedText"] == [expected("It is raining."), ""]
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=300) == 0
         assert "stopped after 2 sentences in 1 batches" in process.stderr.read()
     finally:
         if process.poll() is None:
