@@ -226,6 +226,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
           threads: Optional[int] = ThreadsOpt, beam_size: Optional[int] = BeamOpt,
           length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,
           max_len_b: Optional[int] = MaxLenBOpt, batch_tokens: Optional[int] = BatchOpt,
+          split: Optional[Split] = SplitOpt,
           batching: Optional[bool] = typer.Option(None, "--batching/--no-batching",
                                                   help="decode concurrent requests together (default on)"),
           batch_wait_ms: Optional[float] = typer.Option(None, "--batch-wait-ms", min=0.0,
@@ -248,7 +249,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
 
     step.run(model_dir, host=host, port=port, backend=backend.value, quantize=quantize.value, threads=threads,
              decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
-                         max_len_b=max_len_b, batch_tokens=batch_tokens),
+                         max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None),
              batching=dict(enabled=batching, wait_ms=batch_wait_ms, max_queue=max_queue),
              limits=dict(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
                          api_key=api_key or None, cors_origins=cors_origin or None),
