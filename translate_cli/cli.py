@@ -177,7 +177,6 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
              beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
              batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt) -> None:
     from translate_cli import config as config_module
-    from translate_cli.core.evaluation import GateSettings
     from translate_cli.steps import evaluate as step
 
     if override and config is None:
@@ -185,7 +184,7 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
     loaded_config = config_module.load(config, override or []) if config is not None else None
     passed = step.run(model_dir, reference=ref, source=src, hypothesis=hyp, lang=to, config=loaded_config,
                       output=output, threads=threads, confidence=confidence,
-                      gates=GateSettings(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse, alpha=alpha),
+                      gates=dict(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse, alpha=alpha),
                       baseline=baseline, baseline_hyp=baseline_hyp, method=significance.value,
                       json_path=json_path, junit=junit, markdown=markdown,
                       decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens))

@@ -21,10 +21,12 @@ from translate_cli.errors import TcliError
 def run(model_dir: Path | None, *, reference: Path | None = None, source: Path | None = None,
         hypothesis: Path | None = None, lang: str | None = None, config: Config | None = None,
         decode: dict | None = None, output: Path | None = None, threads: int | None = None,
-        confidence: bool = False, gates: GateSettings = GateSettings(), baseline: Path | None = None,
+        confidence: bool = False, gates: dict | None = None, baseline: Path | None = None,
         baseline_hyp: Path | None = None, method: str = "bs", json_path: Path | None = None,
         junit: Path | None = None, markdown: Path | None = None) -> bool:
-    """Print the scores and write the reports asked for; False when a gate fails."""
+    """Print the scores and write the reports asked for; False when a gate fails. `gates`: GateSettings fields
+    (min_bleu, min_chrf, fail_if_worse, alpha)."""
+    gates = GateSettings(**(gates or {}))
     if threads:
         torch.set_num_threads(threads)
     _check_options(model_dir, config, reference, source, hypothesis, lang, output, gates, baseline, baseline_hyp,
