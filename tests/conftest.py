@@ -36,7 +36,7 @@ def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Pat
     from translate_cli.core.checkpoint import ModelInfo, save_model
     from translate_cli.core.search import DecodeOptions
     from translate_cli.core.text import Normalization
-    from translate_cli.core.tokenizer import Tokenizer, VocabSettings, lang_tag, train_sentencepiece
+    from translate_cli.core.tokenizer import SentencePieceTokenizer, VocabSettings, lang_tag, train_sentencepiece
 
     sample = REPO / "data" / "sample"
     sentences = [line for lang in ["en", *target_langs] if (sample / f"train.{lang}").is_file()
@@ -45,7 +45,7 @@ def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Pat
     spm_path = folder / "source.spm"
     symbols = [lang_tag(lang) for lang in target_langs] if len(target_langs) > 1 else []
     train_sentencepiece(sentences, spm_path, VocabSettings(size=2000, max_sentences=100000), symbols)
-    vocab = Tokenizer(spm_path).vocab_size
+    vocab = SentencePieceTokenizer(spm_path).vocab_size
     model = tiny_model(vocab_size=vocab, seed=seed)
     model.config.max_source_tokens = 64
     info = ModelInfo(model=model.config, source_lang="en", target_langs=target_langs,
