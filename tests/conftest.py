@@ -119,3 +119,36 @@ def tiny_project(tmp_path) -> Path:
     finally:
         os.chdir(cwd)
     return tmp_path
+
+
+HF_TRAIN_STEPS = 150  # a few Adam steps: outputs then depend on the input and end (random weights rarely do)
+
+
+class HfModels:
+    """Tiny Hugging Face models built offline by scripts/make_hf_model.py (marian, marian-mul, m2m100, nllb),
+    each built and imported into tcli once per test session."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.folders: dict[str, Path] = {}
+        self.imports: dict[str, Path] = {}
+
+    def folder(self, kind: str) -> Path:
+        if kind not in self.folders:
+            sys.path.insert(0, str(REPO / "scripts"))
+            import make_hf_model
+
+            self.folders[kind] = make_hf_model.build(kind, self.root / "hf" / kind, train_steps=HF_TRAIN_STEPS)
+        return self.folders[kind]
+
+    def imported(self, kind: str) -> Path:
+        if kind not in self.imports:
+            from translate_cli.core.hf_import import import_folder
+
+            self.imports[kind] = import_folder(self.folder(kind), self.root / "tcli" / kind).folder
+        return self.imports[kind]
+
+
+@pytest.fixture(scope="session")
+def hf_models(tmp_path_factory) -> HfModels:
+    return HfModels(tmp_path_factory.mktemp("hf_models"))

@@ -178,6 +178,7 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
             stage: Callable[[str], None] = lambda message: None) -> list[CorpusReport] | None:
     """Write the prepared data folder atomically; returns the per-corpus cleaning reports, or None when
     the folder was already prepared from the same inputs and settings (and `force` is off)."""
+    init_model(spec)  # a train.init_from model that cannot serve this config is reported first
     files = corpus_files(spec)
     digest, hashes = fingerprint(spec, files)
     if not force and is_prepared(spec.folder, digest):
