@@ -57,7 +57,7 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
     from translate_cli.core.data import BatchStream, ParallelCorpus, collate_update
 
     corpus = ParallelCorpus.open(Path(config.data_dir), "train", np.dtype(meta["dtype"]))
-    stream = BatchStream(corpus, config.train.batch_tokens, config.train.seed)
+    stream = BatchStream([corpus], config.train.batch_tokens, config.train.seed)
     model = marian(config, meta["vocab_size"]).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=config.train.adam_betas)
     tokens, started = 0, 0.0
@@ -65,7 +65,7 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
         if step == warmup:
             started = time.perf_counter()
         update = stream.next_update(config.train.accumulate)
-        for batch in collate_update(corpus, update, torch.device("cpu")):
+        for batch in collate_update([corpus], update, torch.device("cpu")):
             labels = batch.target_out.masked_fill(batch.target_out == 0, -100)
             logits = model(input_ids=batch.source, attention_mask=batch.source != 0,
                            decoder_input_ids=batch.target_in, decoder_attention_mask=batch.target_in != 0).logits

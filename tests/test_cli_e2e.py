@@ -37,7 +37,7 @@ clean: {max_length_ratio: 6.0}
 vocab: {size: 2000, character_coverage: 0.995}
 model: {d_model: 128, heads: 4, encoder_layers: 2, decoder_layers: 2, ff_dim: 256, dropout: 0.1}
 train: {max_steps: 700, batch_tokens: 1500, lr: 0.002, warmup_steps: 100, threads: 2, log_every: 50,
-        eval_every: 350, eval_sentences: 50, max_minutes: 3}
+        eval_every: 350, eval_sentences: 50}
 decode: {beam_size: 3, length_penalty: 0.6}
 """
 

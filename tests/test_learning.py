@@ -42,3 +42,16 @@ def test_tiny_model_learns_to_reverse():
     expected = [row[row != PAD_ID][:-1].flip(0).tolist() for row in test.source]
     correct = sum(h.tokens == e for h, e in zip(outputs, expected))
     assert correct >= 95
+
+
+def test_decaying_schedules_warm_up_then_fall_to_nothing_at_max_steps():
+    from translate_cli.core.schedule import Schedule, TrainSettings
+
+    for kind in ("linear", "cosine"):
+        schedule = Schedule(TrainSettings(lr=1e-3, warmup_steps=100, max_steps=1000, lr_schedule=kind))
+        rates = [schedule.lr(step) for step in range(1, 1001)]
+        assert rates[99] == 1e-3 and rates[49] == 0.5e-3  # the same warm-up as inverse_sqrt
+        assert all(a >= b for a, b in zip(rates[99:], rates[100:]))  # then only down
+        assert rates[-1] <= 1e-6 and rates[-1] > 0
+    default = Schedule(TrainSettings(lr=1e-3, warmup_steps=100, max_steps=1000))
+    assert default.lr(400) == 1e-3 * lr_factor(400, 100)

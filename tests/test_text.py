@@ -3,8 +3,11 @@
 import pytest
 
 from translate_cli.core import textio
-from translate_cli.core.text import Cleaner, CleanRules, Normalization, normalize
-from translate_cli.errors import DataError
+import numpy as np
+
+from translate_cli.core.text import (Cleaner, CleanRules, Normalization, check_script_rules, first_occurrences,
+                                     normalize, pair_digest)
+from translate_cli.errors import ConfigError, DataError
 
 
 def test_normalize_unicode_whitespace_and_controls():
@@ -23,18 +26,49 @@ def test_normalize_optional_rules():
 
 def test_cleaner_counts_every_rule():
     cleaner = Cleaner(CleanRules(max_chars=20, max_length_ratio=3.0, ratio_min_chars=5))
-    pairs = [("a b", "x y"), ("", "x"), ("a" * 21, "x"), ("abcdefghijk", "xy"), ("a b", "x y"), ("a b", "z")]
+    pairs = [("a b", "x y"), ("", "x"), ("a" * 21, "x"), ("abcdefghijk", "xy"), ("a b", "z")]
     kept = [pair for pair in pairs if cleaner.keep(*pair)]
     assert kept == [("a b", "x y"), ("a b", "z")]
-    assert cleaner.removed == {"empty": 1, "too_long": 1, "length_ratio": 1, "duplicate": 1}
+    assert cleaner.removed == {"empty": 1, "too_long": 1, "length_ratio": 1, "script": 0, "title": 0, "duplicate": 0}
     assert cleaner.kept + sum(cleaner.removed.values()) == len(pairs)
 
 
-def test_dedup_is_per_target_language():
-    cleaner = Cleaner(CleanRules())
-    assert cleaner.keep("hello", "नमस्ते", key="hi")
-    assert cleaner.keep("hello", "नमस्ते", key="ja")
-    assert not cleaner.keep("hello", "नमस्ते", key="hi")
+def test_script_rule_drops_targets_in_the_wrong_script():
+    cleaner = Cleaner(CleanRules(script=True))
+    keep = {("He said yes.", "उसने हाँ कहा।", "hi"), ("1748", "१७४८", "hi"), ("Java is fun.", "Java मज़ेदार है।", "hi"),
+            ("Temple", "寺", "ja"), ("A cat.", "ネコ。", "ja")}
+    drop = {("Name", "Name", "hi"), ("Anonymous", '""', "hi"), ("Open the file", "à¤ à¥ à¤£", "hi"),
+            ("Kyoto", "Kyoto", "ja"), ("He ran.", "He ran.", "ja")}
+    assert {pair for pair in keep | drop if cleaner.keep(*pair)} == keep
+    assert cleaner.removed["script"] == len(drop)
+    with pytest.raises(ConfigError, match="no script rule for fr"):
+        check_script_rules(CleanRules(script=True), ["ja", "fr"])
+
+
+def test_title_rule_keeps_short_sentences():
+    cleaner = Cleaner(CleanRules(title_max_words=3, max_length_ratio=8.0))
+    assert cleaner.verdict("History", "歴史", "ja") == "title"
+    assert cleaner.verdict("Temples in Kyoto", "京都の寺院", "ja") == "title"
+    assert cleaner.verdict("Go!", "行け！", "ja") is None
+    assert cleaner.verdict("This is a long heading", "長い見出し", "ja") is None
+
+
+def test_duplicates_keep_the_first_occurrence_per_target_language():
+    pairs = [("hello", "नमस्ते", "hi"), ("hello", "नमस्ते", "ja"), ("bye", "x", "hi"), ("hello", "नमस्ते", "hi")]
+    digests = np.array([pair_digest(*pair) for pair in pairs], dtype=np.uint64)
+    assert first_occurrences(digests).tolist() == [True, True, True, False]
+    assert first_occurrences(np.zeros(0, dtype=np.uint64)).tolist() == []
+
+
+def test_indic_normalizer_keeps_colons_and_is_idempotent():
+    rules = Normalization(indic="hi")
+    text = "उसने कहा: “ज़रूर” क‍ष | ठीक"
+    once = normalize(text, rules)
+    assert ":" in once and "ः" not in once  # a real colon is not turned into a visarga
+    assert "‍" not in once and "।" in once and "“" not in once
+    assert normalize(once, rules) == once
+    with pytest.raises(ConfigError, match="indic"):
+        normalize("x", Normalization(indic="xx"))
 
 
 def test_reading_handles_bom_crlf_and_unicode_line_separators(tmp_path):

@@ -90,3 +90,25 @@ def test_overwrite_clears_kept_checkpoints_and_best_exists_without_scores(tiny_p
     kept = sorted(p.name for p in (tiny_project / "runs/tiny/checkpoints").iterdir())
     assert kept == ["step0000005.safetensors", "step0000010.safetensors"]
     assert (tiny_project / "runs/tiny/best/model.json").is_file()  # no BLEU measured: best is the newest
+
+
+def test_subword_sampling_prepares_sampled_copies_and_trains_on_them(tiny_project, tcli):
+    import numpy as np
+
+    from translate_cli.core.data import TokenArray
+
+    overrides = ["vocab.sampling_alpha=0.2", "vocab.sampled_copies=2", "data_dir=runs/sampled/data",
+                 "work_dir=runs/sampled"]
+    assert tcli("prepare", "c.yaml", *overrides, cwd=tiny_project).returncode == 0
+    folder = tiny_project / "runs/sampled/data"
+    fixed, first, second = (TokenArray(folder / name, np.uint16) for name in ("train.src", "train.s0.src", "train.s1.src"))
+    assert len(fixed) == len(first) == len(second)
+    differs = lambda a, b: sum(not np.array_equal(a[i], b[i]) for i in range(len(a)))  # noqa: E731
+    assert differs(fixed, first) > len(fixed) // 4 and differs(first, second) > len(fixed) // 4
+    saved = (folder / "train.s1.src.bin").read_bytes()
+    assert tcli("prepare", "c.yaml", *overrides, "--force", cwd=tiny_project).returncode == 0
+    assert (folder / "train.s1.src.bin").read_bytes() == saved  # sampled under the seed: reproducible
+    done = tcli("train", "c.yaml", *overrides, "train.max_steps=30", "train.batch_tokens=2000", cwd=tiny_project)
+    assert done.returncode == 0, done.stderr
+    epochs = {json.loads(line).get("epoch") for line in (tiny_project / "runs/sampled/log.jsonl").open()}
+    assert {0, 1} <= epochs  # both copies were read

@@ -219,5 +219,44 @@ def import_model(source: str = typer.Argument(..., help="a Hugging Face model fo
     step.run(source, output=output, source_lang=source_lang, target_lang=target_lang, revision=revision)
 
 
+@app.command()
+@user_errors
+def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
+          host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every interface)"),
+          port: int = typer.Option(5000, "--port", min=0, max=65535, help="TCP port (0: any free port)"),
+          backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export"),
+          quantize: Quantization = typer.Option(Quantization.none, "--quantize", help="native backend: int8 weights"),
+          threads: Optional[int] = ThreadsOpt, beam_size: Optional[int] = BeamOpt,
+          length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,
+          max_len_b: Optional[int] = MaxLenBOpt, batch_tokens: Optional[int] = BatchOpt,
+          batching: Optional[bool] = typer.Option(None, "--batching/--no-batching",
+                                                  help="decode concurrent requests together (default on)"),
+          batch_wait_ms: Optional[float] = typer.Option(None, "--batch-wait-ms", min=0.0,
+                                                        help="how long a request may wait for others (default 5)"),
+          max_queue: Optional[int] = typer.Option(None, "--max-queue", min=1, help="sentences waiting before "
+                                                  "requests get 503 + Retry-After (default 1024)"),
+          max_body_bytes: Optional[int] = typer.Option(None, "--max-body-bytes", min=1,
+                                                       help="larger bodies get 413 (default 1000000)"),
+          max_strings: Optional[int] = typer.Option(None, "--max-strings", min=1,
+                                                    help="strings per request (default 100)"),
+          max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1,
+                                                  help="characters per string (default 5000)"),
+          api_key: Optional[str] = typer.Option(None, "--api-key", envvar="TCLI_API_KEY",
+                                                help="require this key on POST /translate (or set TCLI_API_KEY)"),
+          cors_origin: Optional[List[str]] = typer.Option(None, "--cors-origin", help="allow browser pages from "
+                                                          "this origin (repeatable; '*' for any); default none"),
+          access_log: bool = typer.Option(False, "--access-log", help="log every request")) -> None:
+    """Serve a model over HTTP: LibreTranslate API, /health, /info, /docs and a web page at /."""
+    from translate_cli.steps import serve as step
+
+    step.run(model_dir, host=host, port=port, backend=backend.value, quantize=quantize.value, threads=threads,
+             decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
+                         max_len_b=max_len_b, batch_tokens=batch_tokens),
+             batching=dict(enabled=batching, wait_ms=batch_wait_ms, max_queue=max_queue),
+             limits=dict(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
+                         api_key=api_key or None, cors_origins=cors_origin or None),
+             access_log=access_log)
+
+
 def main() -> None:
     app()

@@ -6,6 +6,7 @@ tcli is used as a Unix filter; result tables that are a command's answer go to s
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable, Sequence
 
 from rich.console import Console
@@ -13,8 +14,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages are never hard-wrapped
-out = Console(highlight=False)
+# Not a terminal (a log file, a pipe, CI): wide enough that tables are never folded into 80 columns.
+console = Console(stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def info(message: str, prefix: str = "") -> None:

@@ -205,10 +205,11 @@ def collate(corpus: ParallelCorpus, indices: np.ndarray, ids: TokenIds = TokenId
                  target_out=target_out, positions=positions, target_tokens=int(positions.numel()))
 
 
-def collate_update(corpus: ParallelCorpus, update: "Update", device: torch.device,
+def collate_update(corpora: list[ParallelCorpus], update: "Update", device: torch.device,
                    ids: TokenIds = TokenIds()) -> list[Batch]:
-    batches = [collate(corpus, indices, ids).to(device) for indices in update.batches]
-    corpus.release()  # the ids are copied into tensors: unmap the corpus pages read for them
+    batches = [collate(corpora[copy], indices, ids).to(device) for copy, indices in zip(update.copies, update.batches)]
+    for corpus in corpora:
+        corpus.release()  # the ids are copied into tensors: unmap the corpus pages read for them
     return batches
 
 
@@ -216,21 +217,34 @@ def collate_update(corpus: ParallelCorpus, update: "Update", device: torch.devic
 class Update:
     batches: list[np.ndarray]  # this rank's micro-batches (sentence indices)
     total_target_tokens: int  # target tokens of the whole update, summed over every rank
+    copies: list[int]  # which prepared copy of the corpus each micro-batch indexes (subword sampling)
 
 
 class BatchStream:
     """Endless token-budget batches, epoch after epoch, each epoch shuffled by (seed, epoch).
 
     An update takes the next `world * accumulate` batches; rank r uses its own `accumulate` of them.
-    The stream's position (epoch, index) is saved in checkpoints so a resumed run sees the same data.
+    With several copies of the corpus (sampled segmentations) epoch e reads copy e % copies. The stream's
+    position (epoch, index) is saved in checkpoints so a resumed run sees the same data.
     """
 
-    def __init__(self, corpus: ParallelCorpus, budget: int, seed: int, rank: int = 0, world: int = 1):
-        self.source_lengths = corpus.source.lengths()
-        self.target_lengths = corpus.target.lengths()
+    def __init__(self, corpora: list[ParallelCorpus], budget: int, seed: int, rank: int = 0, world: int = 1):
+        self.lengths = [(corpus.source.lengths(), corpus.target.lengths()) for corpus in corpora]
         self.budget, self.seed, self.rank, self.world = budget, seed, rank, world
         self.epoch, self.index = 0, 0
         self._batches: list[np.ndarray] | None = None
+
+    @property
+    def copy(self) -> int:
+        return self.epoch % len(self.lengths)
+
+    @property
+    def source_lengths(self) -> np.ndarray:
+        return self.lengths[self.copy][0]
+
+    @property
+    def target_lengths(self) -> np.ndarray:
+        return self.lengths[self.copy][1]
 
     def _epoch_batches(self) -> list[np.ndarray]:
         if self._batches is None:
@@ -238,20 +252,20 @@ class BatchStream:
                                                  self.seed, self.epoch)
         return self._batches
 
-    def _take(self) -> np.ndarray:
+    def _take(self) -> tuple[int, np.ndarray]:
         batches = self._epoch_batches()
         if self.index >= len(batches):
             self.epoch, self.index, self._batches = self.epoch + 1, 0, None
             batches = self._epoch_batches()
         batch = batches[self.index]
         self.index += 1
-        return batch
+        return self.copy, batch
 
     def next_update(self, accumulate: int) -> Update:
         group = [self._take() for _ in range(self.world * accumulate)]
         mine = group[self.rank * accumulate:(self.rank + 1) * accumulate]
-        tokens = sum(int(self.target_lengths[b].sum()) + len(b) for b in group)  # + EOS per sentence
-        return Update(mine, tokens)
+        tokens = sum(int(self.lengths[copy][1][b].sum()) + len(b) for copy, b in group)  # + EOS per sentence
+        return Update([b for _, b in mine], tokens, [copy for copy, _ in mine])
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "index": self.index}

@@ -13,19 +13,22 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from array import array
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
 
+import numpy as np
 from annotated_types import MinLen
 
 from translate_cli.core import textio
 from translate_cli.core.checkpoint import (LangTokens, ModelInfo, describe_langs, read_info, readable_dir, sha256_file,
                                           write_dir_atomically)
 from translate_cli.core.data import TokenArrayWriter, token_dtype
-from translate_cli.core.text import RULES, STRICT, Cleaner, CleanRules, Normalization, normalize
-from translate_cli.core.tokenizer import (SentencePieceTokenizer, Tokenizer, VocabSettings, lang_tag, load_tokenizer,
-                                          tokenizer_files, train_sentencepiece)
+from translate_cli.core.text import (ADDED_LATER, RULES, STRICT, Cleaner, CleanRules, Normalization,
+                                     check_script_rules, first_occurrences, normalize, pair_digest)
+from translate_cli.core.tokenizer import (SAMPLING_ADDED_LATER, SentencePieceTokenizer, Tokenizer, VocabSettings,
+                                          lang_tag, load_tokenizer, tokenizer_files, train_sentencepiece)
 from translate_cli.errors import DataError
 
 FORMAT_VERSION = 2  # 2: SentencePiece trained with identity normalisation
@@ -130,8 +133,9 @@ def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str
     """A hash of every input file's content and every setting that shapes the prepared data."""
     hashes = {str(path): sha256_file(path) for item in files for path in (item.source, item.target)}
     settings = {"format": FORMAT_VERSION, "source_lang": spec.source_lang, "target_langs": spec.target_langs,
-                "data": asdict(spec.corpora), "normalize": _normalizations(spec), "clean": asdict(spec.clean),
-                "vocab": asdict(spec.vocab), "seed": spec.seed, "inputs": hashes}
+                "data": asdict(spec.corpora), "normalize": _normalizations(spec),
+                "clean": _without(asdict(spec.clean), ADDED_LATER), "vocab": _without(asdict(spec.vocab), SAMPLING_ADDED_LATER),
+                "seed": spec.seed, "inputs": hashes}
     init = init_model(spec)
     if init is not None:  # the reused vocabulary and language tokens (absent otherwise: old folders stay valid)
         folder, info, tokens = init
@@ -142,7 +146,13 @@ def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str
 
 
 def _normalizations(spec: DataSpec) -> dict[str, dict]:
-    return {lang: asdict(spec.normalize[lang]) for lang in [spec.source_lang, *spec.target_langs]}
+    return {lang: spec.normalize[lang].to_dict() for lang in [spec.source_lang, *spec.target_langs]}
+
+
+def _without(settings: dict, added_later: dict) -> dict:
+    """Settings added in later versions are left out at their default (the old behaviour), so data
+    prepared before they existed stays up to date."""
+    return {key: value for key, value in settings.items() if key not in added_later or value != added_later[key]}
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -190,7 +200,7 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
         tokenizer, lang_tokens = _vocabulary(staging, spec, clean_paths, stage)
         prefixes = _prefixes(spec, tokenizer, lang_tokens)
         dtype = token_dtype(tokenizer.vocab_size)
-        counts = {"train": _binarize(staging, clean_paths, tokenizer, dtype, prefixes)}
+        counts = {"train": _binarize(staging, clean_paths, tokenizer, dtype, prefixes, spec.vocab, spec.seed)}
         for split in ("dev", "test"):
             counts[split] = _prepare_eval_split(staging, spec, split, [f for f in files if f.split == split],
                                                 tokenizer, dtype, reports, on_bad_utf8, prefixes)
@@ -246,15 +256,14 @@ def _prefixes(spec: DataSpec, tokenizer: Tokenizer,
 
 def _clean_stream(item: CorpusFiles, spec: DataSpec, cleaner: Cleaner, report: CorpusReport,
                   on_bad_utf8: str) -> Iterator[tuple[str, str]]:
-    """Normalised training pairs that pass the cleaning rules; the report counts the rest."""
+    """Normalised training pairs that pass the per-pair rules; the report counts the rest."""
     source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
     before = dict(cleaner.removed)
     stats = (textio.ReadStats(), textio.ReadStats())
     for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8, stats):
         report.read += 1
         source, target = normalize(source, source_rules), normalize(target, target_rules)
-        if cleaner.keep(source, target, key=item.lang):
-            report.kept += 1
+        if cleaner.keep(source, target, item.lang):
             yield source, target
     report.removed = {rule: cleaner.removed[rule] - before[rule] for rule in RULES}
     report.replaced_utf8_lines = stats[0].replaced_lines + stats[1].replaced_lines
@@ -262,21 +271,43 @@ def _clean_stream(item: CorpusFiles, spec: DataSpec, cleaner: Cleaner, report: C
 
 def _write_clean_training_text(staging: Path, spec: DataSpec, files: list[CorpusFiles], reports: list[CorpusReport],
                                on_bad_utf8: str) -> list[tuple[tuple[Path, Path], str]]:
-    """Cleaned training text per corpus (temporary; SentencePiece trains on it, then it is binarised)."""
-    cleaner = Cleaner(spec.clean)
-    clean_paths = []
+    """Cleaned training text per corpus (temporary; SentencePiece trains on it, then it is binarised).
+
+    Two passes: the per-pair rules while writing, then duplicates (the first occurrence of a pair, over
+    all corpora in order, stays), found from 8-byte digests in one sorted array."""
+    check_script_rules(spec.clean, spec.target_langs)
+    cleaner, digests, clean_paths = Cleaner(spec.clean), array("Q"), []
     for index, item in enumerate(f for f in files if f.split == "train"):
         report = CorpusReport(item.label, item.lang)
-        paths = (staging / f"clean{index}.src.txt", staging / f"clean{index}.tgt.txt")
+        paths = (staging / f"pass{index}.src.txt", staging / f"pass{index}.tgt.txt")
         with open(paths[0], "w", encoding="utf-8") as src_out, open(paths[1], "w", encoding="utf-8") as tgt_out:
             for source, target in _clean_stream(item, spec, cleaner, report, on_bad_utf8):
                 src_out.write(source + "\n")
                 tgt_out.write(target + "\n")
+                digests.append(pair_digest(source, target, item.lang))
         reports.append(report)
         clean_paths.append((paths, item.lang))
+    keep = first_occurrences(np.frombuffer(digests, dtype=np.uint64)) if spec.clean.dedup else None
+    del digests
+    position, final_paths = 0, []
+    for index, ((source, target), lang) in enumerate(clean_paths):
+        report = reports[index]
+        paths = (staging / f"clean{index}.src.txt", staging / f"clean{index}.tgt.txt")
+        with open(paths[0], "w", encoding="utf-8") as src_out, open(paths[1], "w", encoding="utf-8") as tgt_out:
+            for source_line, target_line in zip(_read_text(source), _read_text(target)):
+                if keep is None or keep[position]:
+                    src_out.write(source_line + "\n")
+                    tgt_out.write(target_line + "\n")
+                    report.kept += 1
+                else:
+                    report.removed["duplicate"] += 1
+                position += 1
+        source.unlink()
+        target.unlink()
+        final_paths.append((paths, lang))
     if not sum(r.kept for r in reports):
         raise DataError("no training pair survived cleaning; check the corpora and the clean.* settings")
-    return clean_paths
+    return final_paths
 
 
 def _read_text(path: Path) -> Iterator[str]:
@@ -292,17 +323,23 @@ def _training_sentences(clean_paths: list[tuple[tuple[Path, Path], str]]) -> Ite
         yield from _read_text(target)
 
 
-def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, prefixes) -> int:
-    source_out = TokenArrayWriter(staging / "train.src", dtype)
-    target_out = TokenArrayWriter(staging / "train.tgt", dtype)
-    for (source, target), lang in clean_paths:
-        source_prefix, target_prefix = prefixes[lang]
-        for ids in tokenizer.iter_encode(_read_text(source)):
-            source_out.add(source_prefix + ids)
-        for ids in tokenizer.iter_encode(_read_text(target), target=True):
-            target_out.add(target_prefix + ids)
-    count = source_out.close()
-    assert count == target_out.close(), "binarised sides differ in length"
+def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, prefixes, vocab: VocabSettings,
+              seed: int) -> int:
+    """train.src/.tgt; with subword sampling also `sampled_copies` sampled segmentations (train.sK.*),
+    one for each epoch in turn (Kudo, 2018), made once here so that training stays deterministic."""
+    names = ["train"] + [f"train.s{k}" for k in range(vocab.sampled_copies if vocab.sampling_alpha else 0)]
+    count = 0
+    for copy, name in enumerate(names):
+        source_out, target_out = TokenArrayWriter(staging / f"{name}.src", dtype), TokenArrayWriter(staging / f"{name}.tgt", dtype)
+        sampling = (vocab.sampling_alpha, np.random.default_rng([seed, copy])) if copy else None
+        for (source, target), lang in clean_paths:
+            source_prefix, target_prefix = prefixes[lang]
+            for ids in tokenizer.iter_encode(_read_text(source), sampling):
+                source_out.add(source_prefix + ids)
+            for ids in tokenizer.iter_encode(_read_text(target), sampling, target=True):
+                target_out.add(target_prefix + ids)
+        count = source_out.close()
+        assert count == target_out.close(), "binarised sides differ in length"
     return count
 
 

@@ -22,6 +22,9 @@ class TrainSettings:
     accumulate: Annotated[int, Ge(1)] = 1
     lr: Annotated[float, Gt(0)] = 7e-4
     warmup_steps: Annotated[int, Ge(0)] = 1000
+    # After warm-up: inverse_sqrt (Vaswani et al., 2017; no end in sight), or linear / cosine decay that
+    # reaches 0 at max_steps (for a run whose length is known: set max_steps to what the time budget allows).
+    lr_schedule: Literal["inverse_sqrt", "linear", "cosine"] = "inverse_sqrt"
     weight_decay: Annotated[float, Ge(0)] = 0.0
     adam_betas: tuple[float, float] = (0.9, 0.98)
     clip_norm: Annotated[float, Ge(0)] = 1.0  # 0 disables clipping
@@ -72,7 +75,12 @@ class Schedule:
         self.settings = settings
 
     def lr(self, step: int) -> float:
-        return self.settings.lr * lr_factor(step, self.settings.warmup_steps)
+        settings = self.settings
+        if settings.lr_schedule == "inverse_sqrt" or step <= settings.warmup_steps:
+            return settings.lr * lr_factor(step, settings.warmup_steps)
+        done = min(1.0, (step - settings.warmup_steps) / max(1, settings.max_steps - settings.warmup_steps))
+        left = 1.0 - done if settings.lr_schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * done))
+        return settings.lr * max(left, 1e-3)  # never exactly 0: the last updates still count
 
     def logs(self, step: int, final: bool) -> bool:
         return final or step % self.settings.log_every == 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Iterable, Iterator, Literal, Sequence
 
+import numpy as np
 import sentencepiece as spm
 from annotated_types import Ge, Gt, Le
 
@@ -37,6 +38,18 @@ class VocabSettings:
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: Annotated[float, Gt(0.0), Le(1.0)] = 0.9995
     max_sentences: Annotated[int, Gt(0)] = 1_000_000  # sampled for SentencePiece training
+    # Subword regularisation (unigram models): > 0 trains on sampled segmentations (Kudo, 2018); a
+    # smaller alpha samples more varied ones. 0 = one fixed segmentation.
+    sampling_alpha: Annotated[float, Ge(0.0), Le(1.0)] = 0.0
+    sampled_copies: Annotated[int, Ge(1)] = 8  # sampled segmentations prepared; epoch e trains on copy e % N
+
+    def __post_init__(self) -> None:
+        if self.sampling_alpha and self.model_type != "unigram":
+            raise ValueError("vocab.sampling_alpha samples segmentations of a unigram model; set model_type: unigram")
+
+
+SAMPLING_ADDED_LATER = {"sampling_alpha": 0.0, "sampled_copies": 8}  # left out of prepare's fingerprint
+SAMPLING_NBEST = 64  # segmentations a sampled one is drawn from (Kudo, 2018, used l = 64)
 
 
 def train_sentencepiece(sentences: Iterable[str], model_path: Path, settings: VocabSettings,
@@ -107,16 +120,31 @@ class Tokenizer:
         """Id of a whole-token symbol such as a language tag; -1 when the model lacks it."""
         raise NotImplementedError
 
-    def iter_encode(self, lines: Iterable[str], chunk: int = 2048, target: bool = False) -> Iterator[list[int]]:
-        """Encode a stream in chunks (the batch call is much faster than one line at a time)."""
+    def encode_sampled(self, lines: list[str], alpha: float, rng: np.random.Generator) -> list[list[int]]:
+        """One sampled segmentation per line (subword regularisation); only tcli's own unigram models."""
+        raise NotImplementedError(f"subword sampling needs tcli's own SentencePiece model, not {self.kind}")
+
+    def iter_encode(self, lines: Iterable[str], sampling: tuple[float, np.random.Generator] | None = None,
+                    chunk: int = 2048, target: bool = False) -> Iterator[list[int]]:
+        """Encode a stream in chunks (the batch call is much faster than one line at a time).
+
+        sampling=(alpha, rng): each line gets a segmentation sampled from its SAMPLING_NBEST best ones with
+        probability proportional to P(segmentation) ** alpha (Kudo, 2018). tcli draws with its own seeded
+        generator: SentencePiece's built-in sampler differs from process to process under a fixed seed."""
         batch: list[str] = []
         for line in lines:
             batch.append(line)
             if len(batch) == chunk:
-                yield from self.encode_batch(batch, target)
+                yield from self._encode_chunk(batch, sampling, target)
                 batch = []
         if batch:
-            yield from self.encode_batch(batch, target)
+            yield from self._encode_chunk(batch, sampling, target)
+
+    def _encode_chunk(self, batch: list[str], sampling: tuple[float, np.random.Generator] | None,
+                      target: bool) -> list[list[int]]:
+        if sampling is None:
+            return self.encode_batch(batch, target)
+        return self.encode_sampled(batch, *sampling)
 
 
 class SentencePieceTokenizer(Tokenizer):
@@ -151,6 +179,18 @@ class SentencePieceTokenizer(Tokenizer):
     def token_id(self, piece: str) -> int:
         token = self.sp.piece_to_id(piece)
         return -1 if token == UNK_ID and piece != self.sp.id_to_piece(UNK_ID) else token
+
+    def encode_sampled(self, lines: list[str], alpha: float, rng: np.random.Generator) -> list[list[int]]:
+        chosen = []
+        for proto in self.sp.nbest_encode_as_proto(lines, nbest_size=SAMPLING_NBEST):
+            if not proto.nbests:
+                chosen.append([])
+                continue
+            weights = alpha * np.array([nbest.score for nbest in proto.nbests])
+            weights = np.exp(weights - weights.max())
+            pick = rng.choice(len(weights), p=weights / weights.sum())
+            chosen.append([piece.id for piece in proto.nbests[pick].pieces])
+        return chosen
 
 
 SOURCE_SPM, TARGET_SPM, VOCABULARY = "source.spm", "target.spm", "vocabulary.json"

@@ -68,10 +68,14 @@ class Trainer:
         self.ids = TokenIds.of(job.model)
         dtype = np.dtype(job.meta["dtype"])
         self.corpus = ParallelCorpus.open(job.data_dir, "train", dtype)
+        vocab = job.meta.get("vocab", {})
+        copies = vocab.get("sampled_copies", 0) if vocab.get("sampling_alpha") else 0
+        # Subword sampling: the prepared sampled segmentations, one per epoch in turn.
+        self.corpora = [ParallelCorpus.open(job.data_dir, f"train.s{k}", dtype) for k in range(copies)] or [self.corpus]
         self.dev = ParallelCorpus.open(job.data_dir, "dev", dtype) if job.meta["pairs"].get("dev") else None
         self.model = Seq2SeqTransformer(job.model).to(self.device)
         self.optimizer = make_optimizer(self.model, self.settings)
-        self.stream = BatchStream(self.corpus, self.settings.batch_tokens, self.settings.seed, group.rank, group.world)
+        self.stream = BatchStream(self.corpora, self.settings.batch_tokens, self.settings.seed, group.rank, group.world)
         self.schedule = Schedule(self.settings)
         self.state = TrainState()
         self.info = ModelInfo(model=job.model, source_lang=job.meta["source_lang"],
@@ -113,7 +117,7 @@ class Trainer:
             group["lr"] = self.schedule.lr(self.state.step)
         scale = self.group.world / update.total_target_tokens
         total = torch.zeros((), device=self.device)
-        batches = collate_update(self.corpus, update, self.device, self.ids)
+        batches = collate_update(self.corpora, update, self.device, self.ids)
         weight, bias = self.model.embedding.weight, self.model.output_bias
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1

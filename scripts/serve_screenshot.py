@@ -1,0 +1,55 @@
+"""Screenshot of `tcli serve`'s web page after translating a sentence (the picture in the README).
+
+    python scripts/serve_screenshot.py --model runs/en-ja/best -o docs/images/serve-page.png
+
+Serves the model in-process on a free loopback port and drives Debian's Chromium through Playwright,
+exactly as tests/test_serve_browser.py does.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from playwright.sync_api import sync_playwright
+
+from translate_cli.core.batcher import BatchSettings
+from translate_cli.core.listener import Listener
+from translate_cli.core.request_checks import ServerLimits
+from translate_cli.core.server import create_app
+from translate_cli.core.service import TranslationService
+from translate_cli.core.translator import load_for_translation
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--output", "-o", required=True)
+    parser.add_argument("--text", default="Where is the station?\nI'm in the tennis club.\nIt's raining today.")
+    args = parser.parse_args()
+    loaded = load_for_translation(args.model)
+    service = TranslationService(loaded, loaded.info.decode, BatchSettings(), "native")
+    listener = Listener(create_app(service, ServerLimits()), "127.0.0.1", 0)
+    listener.start()
+    try:
+        listener.wait_started()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page(viewport={"width": 900, "height": 420})
+            page.goto(listener.url + "/")
+            page.wait_for_function("document.querySelectorAll('#target option').length > 0")
+            page.fill("#source", args.text)
+            page.click("#translate")
+            page.wait_for_function("document.querySelector('#result').textContent.length > 0")
+            page.screenshot(path=args.output)
+            print(page.locator("#result").inner_text())
+            browser.close()
+    finally:
+        listener.stop()
+        listener.join(60)
+
+
+if __name__ == "__main__":
+    main()
