@@ -46,8 +46,7 @@ def download(repo_id: str, revision: str | None = None) -> Path:
                 return folder
     except Exception as exc:  # network, authentication, unknown repository, not cached while offline...
         where = "is not in the local hub cache and HF_HUB_OFFLINE is set" if offline else \
-            "cannot be fetched from the Hugging Face hub"
-        raise TcliError(f"{repo_id}: not a local folder, and {where} ({type(exc).__name__}: {reason(exc)}); "
-                        f"without network access, download the model folder elsewhere and pass that local folder "
-                        f"instead") from None
+            f"cannot be fetched from the Hugging Face hub ({type(exc).__name__}: {reason(exc)})"
+        raise TcliError(f"{repo_id}: not a local folder, and {where}; without network access, download the model "
+                        f"folder elsewhere and pass that local folder instead") from None
     return folder

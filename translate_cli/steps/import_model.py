@@ -15,8 +15,8 @@ def run(source: str, *, output: Path, source_lang: str | None = None, target_lan
         revision: str | None = None) -> Path:
     folder = Path(source)
     if looks_like_hub_id(source):
-        console.info(f"fetching {source} from the Hugging Face hub (cached for later imports)...")
-        folder = download(source, revision)
+        folder = download(source, revision)  # huggingface_hub shows its own progress bars
+        console.info(f"fetched {source} from the Hugging Face hub (cached for later imports: {folder})")
     imported = import_folder(folder, output, source_lang, target_lang, origin=source)
     info = imported.info
     config = info.model
