@@ -64,6 +64,11 @@ def measured(command: list[str], cwd: Path) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024
 
 
+def line_count(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", default="../shared/data")
@@ -75,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     shared, work = Path(args.shared).resolve(), Path(args.work).resolve()
     synthetic = work / "synthetic"
-    if not (synthetic / "train.en").is_file() or sum(1 for _ in open(synthetic / "train.en")) != args.pairs:
+    if not (synthetic / "train.en").is_file() or line_count(synthetic / "train.en") != args.pairs:
         synthesize(shared, synthetic, args.pairs)
     corpora = {"tanaka50k": (shared, "en-ja/tanaka50k/train", "en-ja/tanaka50k/dev"),
                f"synthetic{args.pairs // 1000}k": (work, "synthetic/train", "dev/dev")}
