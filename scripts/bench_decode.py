@@ -2,6 +2,12 @@
 
     python scripts/bench_decode.py --model runs/en-ja/best --src ../shared/data/en-ja/tanaka50k/test.en
 
+For a model made by `tcli import`, --hf-folder names the Hugging Face folder it was imported from: the peer is
+then that very model (its own generate(): decoder start, forced language token, suppressed <pad>), and every
+system uses Hugging Face's length normalisation with penalty 1.0:
+
+    python scripts/bench_decode.py --model models/opus --hf-folder hf/opus --src test.en --to hi
+
 Every system translates the same sentences, tokenized by the tcli model's SentencePiece model, in the
 same length-sorted batches, at the same thread count. Each measurement runs in its own process so its
 peak resident memory is its own. Two modes:
@@ -28,12 +34,19 @@ from pathlib import Path
 SEARCHES = {"greedy": 1, "beam5": 5}
 
 
-def source_batches(model_dir: str, src: str, batch_tokens: int, beam: int) -> list[list[list[int]]]:
-    """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
+def translator_for(args: argparse.Namespace):
     from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.translator import Translator, length_batches
+    from translate_cli.core.translator import Translator
 
-    translator = Translator(load_model(model_dir))
+    return Translator(load_model(args.model), args.to)
+
+
+def source_batches(args: argparse.Namespace, beam: int) -> list[list[list[int]]]:
+    """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
+    from translate_cli.core.translator import length_batches
+
+    src, batch_tokens = args.src, args.batch_tokens
+    translator = translator_for(args)
     lines = Path(src).read_text(encoding="utf-8").splitlines()
     sources = [pieces[0] for pieces in (translator.encode(line, "none") for line in lines) if pieces]
     return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
@@ -64,7 +77,7 @@ def run_worker(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     beam = SEARCHES[args.search]
-    batches = source_batches(args.model, args.src, args.batch_tokens, beam)
+    batches = source_batches(args, beam)
     run = make_runner(args, beam)
     run(batches[:2])  # warm-up: first-call allocations and kernels
     seconds = float("inf")
@@ -84,9 +97,12 @@ def make_runner(args: argparse.Namespace, beam: int):
     import torch
 
     from translate_cli.core.data import pad_sequences
-    from translate_cli.core.tokenizer import EOS_ID
 
     equal = args.mode == "equal"
+    translator = translator_for(args)
+    config, prefix = translator.info.model, translator.target_prefix
+    # An imported model is compared with its own Hugging Face model: their length normalisation, penalty 1.0.
+    penalty, norm = (1.0, "power") if args.hf_folder else (0.6, "gnmt")
 
     def limits(batch):
         if equal:
@@ -106,48 +122,64 @@ def make_runner(args: argparse.Namespace, beam: int):
             outputs = []
             for batch in batches:
                 most, least = (torch.tensor(x) for x in limits(batch))
-                source = pad_sequences(batch, suffix=EOS_ID)
+                source = pad_sequences(batch, suffix=config.eos_id, pad=config.pad_id)
                 if beam == 1:
-                    outputs += [h.tokens for h in greedy_search(model, source, most, least)]
+                    outputs += [h.tokens for h in greedy_search(model, source, most, least, prefix)]
                 else:
-                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, 0.6, 1, least)]
+                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, penalty, 1, least, prefix,
+                                                                 norm)]
             return outputs
         return run
     if args.system == "ct2":
         import ctranslate2
 
-        from translate_cli.core.tokenizer import Tokenizer
+        from translate_cli.core.search import suppressed_ids
 
-        tokenizer = Tokenizer(Path(args.ct2) / "spm.model")
-        pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
-        translator = ctranslate2.Translator(args.ct2, device="cpu", inter_threads=1, intra_threads=args.threads)
+        pieces = translator.tokenizer.pieces(range(translator.tokenizer.vocab_size))
+        forced = [pieces[i] for i in prefix]
+        ct2 = ctranslate2.Translator(args.ct2, device="cpu", inter_threads=1, intra_threads=args.threads)
 
         def run(batches):
             outputs = []
             for batch in batches:
                 most, least = limits(batch)
-                tokens = [[pieces[i] for i in ids] + ["</s>"] for ids in batch]
-                results = translator.translate_batch(tokens, beam_size=beam, max_decoding_length=max(most),
-                                                     min_decoding_length=max(least), length_penalty=0.6,
-                                                     max_batch_size=len(batch))
-                outputs += [r.hypotheses[0] for r in results]
+                tokens = [[pieces[i] for i in ids] + [pieces[config.eos_id]] for ids in batch]
+                results = ct2.translate_batch(tokens, beam_size=beam, max_decoding_length=max(most) + len(forced),
+                                              min_decoding_length=max(least) + len(forced), length_penalty=penalty,
+                                              target_prefix=[forced] * len(batch) if forced else None,
+                                              suppress_sequences=[[pieces[i]] for i in suppressed_ids(config)],
+                                              max_batch_size=len(batch))
+                outputs += [r.hypotheses[0][len(forced):] for r in results]
             return outputs
         return run
-    model = hf_model(args.model)
+    model = hf_model(args.model) if not args.hf_folder else hf_pretrained(args.hf_folder)
+    forced = {"forced_bos_token_id": prefix[0]} if prefix else {}
+    skip = {model.config.eos_token_id, model.config.pad_token_id, *prefix}
 
     def run(batches):
         outputs = []
         with torch.inference_mode():
             for batch in batches:
                 most, least = limits(batch)
-                source = pad_sequences(batch, suffix=EOS_ID)
-                generated = model.generate(input_ids=source, attention_mask=source != 0, num_beams=beam,
-                                           do_sample=False, max_new_tokens=max(most), min_new_tokens=max(least),
-                                           length_penalty=0.6 if beam > 1 else 1.0, early_stopping=True)
+                source = pad_sequences(batch, suffix=config.eos_id, pad=config.pad_id)
+                generated = model.generate(input_ids=source, attention_mask=source != config.pad_id, num_beams=beam,
+                                           do_sample=False, max_new_tokens=max(most) + len(prefix),
+                                           min_new_tokens=max(least) + len(prefix),
+                                           length_penalty=penalty if beam > 1 else 1.0, early_stopping=True, **forced)
                 for row in generated[:, 1:].tolist():  # drop the decoder start token
-                    outputs.append([t for t in row if t not in (0, 3)])
+                    outputs.append([t for t in row if t not in skip])
         return outputs
     return run
+
+
+def hf_pretrained(folder: str):
+    """The Hugging Face model a tcli model was imported from."""
+    import logging
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    return AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
 
 
 def spawn(args: argparse.Namespace, system: str, search: str, mode: str, ct2_dir: str | None) -> dict:
@@ -156,6 +188,10 @@ def spawn(args: argparse.Namespace, system: str, search: str, mode: str, ct2_dir
                "--batch-tokens", str(args.batch_tokens), "--repeat", str(args.repeat)]
     if ct2_dir:
         command += ["--ct2", ct2_dir]
+    if args.hf_folder:
+        command += ["--hf-folder", args.hf_folder]
+    if args.to:
+        command += ["--to", args.to]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -177,6 +213,8 @@ def main() -> None:
                         help="every measurement runs this many times, interleaved with the others; the best counts")
     parser.add_argument("--searches", default="greedy,beam5")
     parser.add_argument("--json", default="docs/bench_decode.json")
+    parser.add_argument("--hf-folder", help="the Hugging Face folder --model was imported from (the peer)")
+    parser.add_argument("--to", help="target language, for a model with several")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", help=argparse.SUPPRESS)
     parser.add_argument("--search", help=argparse.SUPPRESS)

@@ -1,10 +1,12 @@
 """Export a tcli model to CTranslate2 through its Python specification API, and translate with it.
 
-The tcli transformer maps one to one onto CTranslate2's pre-norm TransformerSpec: fused QKV
-self-attention, query + fused KV cross-attention, ReLU feed-forward, final layer norms, embeddings
-scaled by sqrt(d_model), sinusoidal positions (written out explicitly, since tcli interleaves sin/cos),
-and an output projection tied to the embedding. The export directory also carries tcli's model.json
-and spm.model, so the same normalisation, tokenization and language tags apply.
+The tcli transformer maps one to one onto CTranslate2's TransformerSpec: fused QKV self-attention,
+query + fused KV cross-attention, the feed-forward activation, pre-norm with final layer norms (or
+post-norm without, for imported Marian models), embeddings scaled by sqrt(d_model), sinusoidal
+positions (always written out explicitly: CTranslate2's built-in table fits none of tcli's layouts), and
+an output projection tied to the embedding, with the output bias of models that have one. The export
+directory also carries tcli's model.json and the tokenizer's files, so the same normalisation,
+tokenization and language tokens apply.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from translate_cli.core.checkpoint import MODEL_JSON, SPM, LoadedModel, read_info, write_dir_atomically
-from translate_cli.core.tokenizer import Tokenizer
-from translate_cli.core.model import Seq2SeqTransformer, sinusoidal_positions
-from translate_cli.core.search import Hypothesis
-from translate_cli.errors import TcliError
+from translate_cli.core.checkpoint import (MODEL_JSON, LoadedModel, load_model_tokenizer, read_info,
+                                          write_dir_atomically)
+from translate_cli.core.model import ModelConfig, Seq2SeqTransformer, position_table
+from translate_cli.core.search import Hypothesis, suppressed_ids
+from translate_cli.core.tokenizer import tokenizer_files
+from translate_cli.errors import CheckpointError, TcliError
 
 CT2_MARKER = "tcli-ctranslate2.json"
 MAX_POSITIONS = 1024
@@ -54,23 +57,29 @@ def _feed_forward(spec, norm: torch.nn.LayerNorm, ff) -> None:
     _linear(spec.linear_1, ff[2])
 
 
-def build_spec(model: Seq2SeqTransformer, pieces: list[str]):
+def build_spec(model: Seq2SeqTransformer, pieces: list[str], unk_id: int = 1):
     ctranslate2 = import_ctranslate2()
     from ctranslate2.specs import common_spec, transformer_spec
 
     config = model.config
+    activation = {"relu": common_spec.Activation.RELU, "swish": common_spec.Activation.SWISH,
+                  "gelu": common_spec.Activation.GELU}[config.activation]
+    pre_norm = config.norm == "pre"
     spec = transformer_spec.TransformerSpec.from_config((config.encoder_layers, config.decoder_layers), config.heads,
-                                                        pre_norm=True, activation=common_spec.Activation.RELU)
+                                                        pre_norm=pre_norm, activation=activation)
     embedding = _array(model.embedding.weight)
-    positions = sinusoidal_positions(MAX_POSITIONS, config.d_model).numpy()
+    positions = position_table(config.position_table, MAX_POSITIONS, config.d_model, config.position_offset).numpy()
     for side in (spec.encoder, spec.decoder):
         side.position_encodings.encodings = positions
-        side.scale_embeddings = True
+        side.scale_embeddings = config.scale_embedding
     spec.encoder.embeddings[0].weight = embedding
     spec.decoder.embeddings.weight = embedding
     spec.decoder.projection.weight = embedding  # tied output projection
-    _norm(spec.encoder.layer_norm, model.encoder_norm)
-    _norm(spec.decoder.layer_norm, model.decoder_norm)
+    if model.output_bias is not None:
+        spec.decoder.projection.bias = _array(model.output_bias)
+    if pre_norm:  # post-norm stacks have no final norms (nor does their spec)
+        _norm(spec.encoder.layer_norm, model.encoder_norm)
+        _norm(spec.decoder.layer_norm, model.decoder_norm)
     for layer_spec, layer in zip(spec.encoder.layer, model.encoder_layers):
         _norm(layer_spec.self_attention.layer_norm, layer.attention_norm)
         _linear(layer_spec.self_attention.linear[0], layer.attention.qkv)
@@ -85,8 +94,8 @@ def build_spec(model: Seq2SeqTransformer, pieces: list[str]):
         _linear(layer_spec.attention.linear[1], layer.cross_attention.key_value)
         _linear(layer_spec.attention.linear[2], layer.cross_attention.out)
         _feed_forward(layer_spec.ffn, layer.ff_norm, layer.ff)
-    spec.config.unk_token, spec.config.bos_token, spec.config.eos_token = pieces[1], pieces[2], pieces[3]
-    spec.config.decoder_start_token = pieces[2]
+    spec.config.unk_token, spec.config.eos_token = pieces[unk_id], pieces[config.eos_id]
+    spec.config.bos_token = spec.config.decoder_start_token = pieces[config.bos_id]
     spec.register_source_vocabulary(pieces)
     spec.register_target_vocabulary(pieces)
     spec.validate()
@@ -95,15 +104,17 @@ def build_spec(model: Seq2SeqTransformer, pieces: list[str]):
 
 
 def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -> Path:
-    """Write a CTranslate2 model directory (plus tcli's model.json and spm.model) to `output`."""
+    """Write a CTranslate2 model directory (plus tcli's model.json and tokenizer files) to `output`."""
     output = Path(output)
-    pieces = [loaded.tokenizer.sp.id_to_piece(i) for i in range(loaded.tokenizer.vocab_size)]
-    spec = build_spec(loaded.model, pieces)
+    tokenizer = loaded.tokenizer
+    spec = build_spec(loaded.model, tokenizer.pieces(range(tokenizer.vocab_size)), tokenizer.unk_id)
     spec.optimize(quantization=quantization or "float32")
+
     def fill(folder: Path) -> None:
         spec.save(str(folder))
         shutil.copyfile(loaded.path / MODEL_JSON, folder / MODEL_JSON)
-        shutil.copyfile(loaded.path / SPM, folder / SPM)
+        for name in tokenizer_files(loaded.info.tokenizer):
+            shutil.copyfile(loaded.path / name, folder / name)
         (folder / CT2_MARKER).write_text(json.dumps({"quantization": quantization or "float32",
                                                      "source": str(loaded.path)}), encoding="utf-8")
 
@@ -118,28 +129,34 @@ def is_ct2_export(folder: Path) -> bool:
 class CT2Searcher:
     """Runs search through a CTranslate2 Translator on token ids, returning tcli Hypotheses."""
 
-    def __init__(self, folder: Path, pieces: list[str], threads: int | None = None):
+    def __init__(self, folder: Path, pieces: list[str], config: ModelConfig, threads: int | None = None):
         ctranslate2 = import_ctranslate2()
-        self.pieces = pieces
+        self.pieces, self.eos = pieces, pieces[config.eos_id]
         self.index = {piece: i for i, piece in enumerate(pieces)}
+        # As the native search: suppressed tokens are never generated, and an empty output is allowed.
+        self.suppress = [[pieces[i]] for i in suppressed_ids(config)]
         self.translator = ctranslate2.Translator(str(folder), device="cpu", inter_threads=1,
                                                  intra_threads=threads or torch.get_num_threads())
 
     def search(self, sources: list[list[int]], max_lengths: list[int], beam_size: int, length_penalty: float,
-               nbest: int, batch_size: int) -> list[list[Hypothesis]]:
+               nbest: int, batch_size: int, prefix: list[int] = ()) -> list[list[Hypothesis]]:
         """Sentences are grouped by their own output limit (CTranslate2 takes one per call), and an output
-        that reaches it is cut there, as the native search forces end-of-sentence at the limit."""
-        tokens = [[self.pieces[i] for i in ids] + [self.pieces[3]] for ids in sources]
+        that reaches it is cut there, as the native search forces end-of-sentence at the limit. A forced
+        `prefix` (a target-language token) goes to CTranslate2 as a target prefix and is cut from the output."""
+        tokens = [[self.pieces[i] for i in ids] + [self.eos] for ids in sources]
+        forced = [self.pieces[i] for i in prefix]
         groups: dict[int, list[int]] = {}
         for index, limit in enumerate(max_lengths):
             groups.setdefault(limit, []).append(index)
         output: list[list[Hypothesis]] = [[] for _ in sources]
         for limit, indices in groups.items():
             results = self.translator.translate_batch(
-                [tokens[i] for i in indices], beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty,
-                return_scores=True, max_decoding_length=limit + 1, max_batch_size=batch_size, batch_type="tokens")
+                [tokens[i] for i in indices], target_prefix=[forced] * len(indices) if forced else None,
+                beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
+                max_decoding_length=limit + 1 + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
+                max_batch_size=batch_size, batch_type="tokens")
             for index, result in zip(indices, results):
-                output[index] = [Hypothesis([self.index[p] for p in hyp][:limit], score, score)
+                output[index] = [Hypothesis([self.index[p] for p in hyp[len(forced):]][:limit], score, score)
                                  for hyp, score in zip(result.hypotheses, result.scores)]
         return output
 
@@ -151,10 +168,13 @@ def load_ct2(folder: Path | str, threads: int | None = None) -> LoadedModel:
     if not is_ct2_export(folder):
         raise TcliError(f"{folder}: not a CTranslate2 export; create one with "
                         f"`tcli export MODEL_DIR --format ctranslate2 -o {folder}`")
-    tokenizer = Tokenizer(folder / SPM)
-    pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
     try:
-        searcher = CT2Searcher(folder, pieces, threads)
+        tokenizer = load_model_tokenizer(folder, info)
+    except CheckpointError as exc:
+        raise TcliError(f"{exc}; export the model again") from None
+    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
+    try:
+        searcher = CT2Searcher(folder, pieces, info.model, threads)
     except RuntimeError as exc:
         raise TcliError(f"{folder}: CTranslate2 cannot load it ({exc})") from None
     return LoadedModel(info, None, tokenizer, folder, ct2=searcher)
