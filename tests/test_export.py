@@ -4,7 +4,8 @@ import torch
 
 from conftest import run_cli
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.export_ct2 import export, load_ct2
+from translate_cli.core.ct2_backend import load_ct2
+from translate_cli.core.export_ct2 import export
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID
 
 
@@ -45,3 +46,23 @@ def test_export_and_backend_errors(single_model_dir, tmp_path):
     assert (occupied / "notes.txt").read_text() == "mine"
     wrong = run_cli("translate", str(single_model_dir), "--backend", "ctranslate2", stdin="hi\n")
     assert wrong.exit_code == 2 and "tcli export" in wrong.stderr
+
+
+def test_translating_with_the_ctranslate2_backend_never_imports_torch(single_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    folder = export(load_model(single_model_dir), tmp_path / "ct2", "int8")
+    runner = ("import sys\n"
+              "from translate_cli.cli import app\n"
+              "try:\n"
+              "    app(sys.argv[1:])\n"
+              "except SystemExit as stop:\n"
+              "    print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
+              "    raise\n")
+    for backend, expected in (("ctranslate2", "no torch"), ("native", "torch imported")):
+        model = folder if backend == "ctranslate2" else single_model_dir
+        done = subprocess.run([sys.executable, "-c", runner, "translate", str(model), "--backend", backend],
+                              input="Where is the station?\nHello.\n", text=True, capture_output=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.split("\n")) == 3 and done.stderr.strip().endswith(expected), (backend, done.stderr)

@@ -12,18 +12,19 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.model_config import ModelConfig
 from translate_cli.core.textio import fsync_dir
 from translate_cli.core.text import Normalization
 from translate_cli.core.tokenizer import Tokenizer
 from translate_cli.errors import CheckpointError, reason
+
+if TYPE_CHECKING:  # torch is imported only where weights are read or written: reading model.json needs none
+    import torch
+
+    from translate_cli.core.model import Seq2SeqTransformer
 
 FORMAT = "tcli-model"
 VERSION = 2  # 2: max_source_tokens moved into "model"
@@ -146,6 +147,8 @@ def write_dir_atomically(target: Path, fill: Callable[[Path], None], marker: str
 
 def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, spm_path: Path) -> None:
     """Write the three model files into an existing folder (used inside write_dir_atomically)."""
+    from safetensors.torch import save_file
+
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     save_file(weights, str(folder / WEIGHTS), metadata={"format": FORMAT})
     shutil.copyfile(spm_path, folder / SPM)
@@ -191,6 +194,9 @@ def load_weights(folder: Path, info: ModelInfo | None = None) -> dict[str, torch
     """The state dict of a model directory, checked against model.json's checksum; safetensors only."""
     folder = readable_dir(folder)
     info = info or read_info(folder)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = _check_file(folder, WEIGHTS, info.sha256.get(WEIGHTS))
     try:
         return load_file(str(path))
@@ -208,6 +214,8 @@ def load_weights_into(model: torch.nn.Module, folder: Path, info: ModelInfo | No
 
 def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
     """Rebuild a model from its directory alone: JSON metadata, safetensors weights, SentencePiece model."""
+    from translate_cli.core.model import Seq2SeqTransformer
+
     folder = readable_dir(folder)
     info = read_info(folder)
     spm_path = _check_file(folder, SPM, info.sha256.get(SPM))

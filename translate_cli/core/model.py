@@ -7,45 +7,14 @@ Shapes: B batch, S source length, T target length, D width, H heads, E = D / H p
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Annotated, Optional
+from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from annotated_types import Ge, Gt, Lt
 from torch import nn
 
-# Set by the vocabulary, never by hand: prepare's SentencePiece model (or an imported model) fixes them.
-VOCABULARY_FIELDS = ("vocab_size", "pad_id", "bos_id", "eos_id")
-
-
-@dataclass
-class ModelConfig:
-    """The transformer's shape: the config's `model:` section and the "model" record of model.json."""
-
-    __pydantic_config__ = {"extra": "forbid"}
-    d_model: Annotated[int, Gt(0)] = 256
-    heads: Annotated[int, Gt(0)] = 4
-    encoder_layers: Annotated[int, Ge(1)] = 3
-    decoder_layers: Annotated[int, Ge(1)] = 3
-    ff_dim: Annotated[int, Gt(0)] = 1024
-    dropout: Annotated[float, Ge(0.0), Lt(1.0)] = 0.1
-    max_source_tokens: Annotated[int, Ge(8)] = 256  # longer inputs are split by the translator
-    vocab_size: Annotated[int, Ge(0)] = 0  # 0 until the vocabulary is known
-    pad_id: int = 0
-    bos_id: int = 2
-    eos_id: int = 3
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by heads ({self.heads})")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def same_weights_shape(self, other: "ModelConfig") -> bool:
-        """Whether weights of one fit the other: everything but dropout and the translator's input limit."""
-        return replace(self, dropout=0.0, max_source_tokens=8) == replace(other, dropout=0.0, max_source_tokens=8)
+from translate_cli.core.model_config import VOCABULARY_FIELDS, ModelConfig  # noqa: F401 (defined without torch)
 
 
 def sinusoidal_positions(length: int, dim: int, offset: int = 0) -> torch.Tensor:

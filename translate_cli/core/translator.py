@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_model
-from translate_cli.core.data import pad_sequences, token_budget_batches
-from translate_cli.core.search import DecodeOptions, Hypothesis, beam_search, greedy_search
+from translate_cli.core.data import token_budget_batches
+from translate_cli.core.decoding import DecodeOptions, Hypothesis
 from translate_cli.core.text import normalize, single_line
 from translate_cli.core.tokenizer import EOS_ID, lang_tag
 from translate_cli.errors import TcliError
@@ -41,14 +40,20 @@ class Translation:
 
 def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
                          threads: int | None = None) -> LoadedModel:
-    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export."""
+    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export.
+
+    torch is imported only for the native backend (core/ct2_backend.py never needs it)."""
     if backend == "ctranslate2":
-        from translate_cli.core.export_ct2 import load_ct2
+        from translate_cli.core.ct2_backend import load_ct2
 
         if quantize != "none":
             raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
                             "exporting it (tcli export ... --quantization int8)")
         return load_ct2(model_dir, threads)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     loaded = load_model(model_dir)
     if quantize == "int8":
         from translate_cli.core.quantize import quantize_int8
@@ -107,7 +112,6 @@ class Translator:
         chunks.append(ids[start:])
         return chunks
 
-    @torch.inference_mode()
     def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
         stats = stats if stats is not None else TranslationStats()
         encoded = [self.encode(line) for line in lines]
@@ -139,21 +143,26 @@ class Translator:
 
     def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS), batched by length; results in input order."""
+        if self.loaded.ct2 is not None:  # CTranslate2 batches (and spreads over its threads) by itself
+            max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in sources]
+            return self.loaded.ct2.search(sources, max_lengths, options.beam_size, options.length_penalty,
+                                          options.nbest)
         results: list[list[Hypothesis]] = [[] for _ in sources]
         for batch in length_batches(sources, options.batch_tokens // max(1, options.beam_size)):
             batch_sources = [sources[i] for i in batch]
             max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
-            if self.loaded.ct2 is not None:
-                found = self.loaded.ct2.search(batch_sources, max_lengths, options.beam_size, options.length_penalty,
-                                               options.nbest, options.batch_tokens)
-            else:
-                found = self._native_search(batch_sources, max_lengths, options)
+            found = self._native_search(batch_sources, max_lengths, options)
             for index, hyps in zip(batch, found):
                 results[index] = hyps
         return results
 
     def _native_search(self, sources: list[list[int]], max_lengths: list[int],
                        options: DecodeOptions) -> list[list[Hypothesis]]:
+        import torch
+
+        from translate_cli.core.data import pad_sequences
+        from translate_cli.core.search import beam_search, greedy_search
+
         device = next(self.model.parameters()).device
         source = pad_sequences(sources, suffix=EOS_ID).to(device)
         limits = torch.tensor(max_lengths)
