@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import typer
 
@@ -154,12 +154,16 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
 def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
            output: Path = typer.Option(..., "--output", "-o", help="folder to write the exported model to"),
            format: ExportFormat = typer.Option(ExportFormat.ctranslate2, "--format", help="export format"),
-           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export")
-           ) -> None:
+           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export"),
+           check_with: Optional[Tuple[Path, Path]] = typer.Option(
+               None, "--check-with", metavar="SRC REF", help="translate SRC with the model and with the export, "
+               "score both against REF, and record the BLEU/chrF change in the export's JSON"),
+           to: Optional[str] = ToOpt, threads: Optional[int] = ThreadsOpt) -> None:
     """Export a model for another inference engine (CTranslate2)."""
     from translate_cli.steps import export as step
 
-    step.run(model_dir, output=output, format=format.value, quantization=quantization.value)
+    step.run(model_dir, output=output, format=format.value, quantization=quantization.value,
+             check_with=check_with if check_with and check_with[0] is not None else None, lang=to, threads=threads)
 
 
 @app.command()
