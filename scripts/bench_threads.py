@@ -9,7 +9,7 @@ configurations because the machines are shared and noisy; the best of --repeat p
   ct2 INTERxINTRA/B   CTranslate2 export (fp32 and int8): INTER translators side by side, INTRA threads
                       each, B sentences per CTranslate2 batch ("rule": tcli's default, ct2_backend.batch_size)
   native WxT          the PyTorch backend: W worker threads each searching its own batches with T torch
-                      threads (1xT is what `tcli translate --threads T` does today)
+                      threads (1xT: tcli before issue 15; Tx1: tcli's rule since)
 
 --lines N translates only the first N lines (1 = the start-up case's search, without the start-up).
 Prints a table and writes JSON (--json).
@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SEARCHES = {"greedy": 1, "beam5": 5}
@@ -76,33 +75,9 @@ def make_translator(args: argparse.Namespace, system: str, layout: str):
 
     workers, per_worker = (int(n) for n in layout.split("x"))
     torch.set_num_threads(per_worker)
-    translator = Translator(load_model(args.model))
-    if workers > 1:
-        _search_batches_in_parallel(translator, workers)
-    return translator
-
-
-def _search_batches_in_parallel(translator, workers: int) -> None:
-    """Replace Translator.search by one that gives each of `workers` threads its own batches."""
-    from translate_cli.core.translator import length_batches
-
-    pool = ThreadPoolExecutor(workers)
-
-    def search(sources, options):
-        batches = length_batches(sources, options.batch_tokens // max(1, options.beam_size))
-
-        def one(batch):
-            batch_sources = [sources[i] for i in batch]
-            limits = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
-            return translator._native_search(batch_sources, limits, options)
-
-        results = [[] for _ in sources]
-        for batch, found in zip(batches, pool.map(one, batches)):
-            for index, hyps in zip(batch, found):
-                results[index] = hyps
-        return results
-
-    translator.search = search
+    loaded = load_model(args.model)
+    loaded.search_workers = workers
+    return Translator(loaded)
 
 
 def spawn(args: argparse.Namespace, config: str, search: str) -> dict:

@@ -75,6 +75,7 @@ class LoadedModel:
     tokenizer: Tokenizer
     path: Path
     ct2: object | None = None
+    search_workers: int = 1  # native backend: threads that search batches side by side (core/translator.py)
 
 
 def sha256_file(path: Path) -> str:
