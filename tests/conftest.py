@@ -119,3 +119,51 @@ def tiny_project(tmp_path) -> Path:
     finally:
         os.chdir(cwd)
     return tmp_path
+
+
+E2E_SLICE = {"train": 6000, "dev": 100, "test": 200}
+E2E_CONFIG = """\
+# e2e test config: tcli prepare c.yaml; tcli train c.yaml
+name: e2e
+target_langs: [ja]
+data_root: data
+data:
+  train: [{prefix: tanaka/train}]
+  dev: [{prefix: tanaka/dev}]
+  test: [{prefix: tanaka/test}]
+normalize:
+  en: {lowercase: true}
+  ja: {unicode_form: NFC}
+clean: {max_length_ratio: 6.0}
+vocab: {size: 2000, character_coverage: 0.995}
+model: {d_model: 128, heads: 4, encoder_layers: 2, decoder_layers: 2, ff_dim: 256, dropout: 0.1}
+train: {max_steps: 700, batch_tokens: 1500, lr: 0.002, warmup_steps: 100, threads: 2, log_every: 50,
+        eval_every: 350, eval_sentences: 50, keep_checkpoints: 10, checkpoint_every: 100}
+decode: {beam_size: 3, length_penalty: 0.6}
+"""
+
+
+def make_e2e_slice(shared_data: Path, root: Path) -> None:
+    folder = root / "tanaka"
+    folder.mkdir(parents=True)
+    for split, count in E2E_SLICE.items():
+        for lang in ("en", "ja"):
+            lines = (shared_data / "en-ja" / "tanaka50k" / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
+            (folder / f"{split}.{lang}").write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def e2e_project(tmp_path_factory, shared_data) -> Path:
+    """A folder with c.yaml and runs/e2e: a small en→ja model trained through the CLI on a tanaka50k slice
+    (once per session; test_cli_e2e and test_evaluate share it). Kept checkpoints every 100 steps."""
+    root = tmp_path_factory.mktemp("e2e")
+    make_e2e_slice(shared_data, root / "data")
+    (root / "c.yaml").write_text(E2E_CONFIG, encoding="utf-8")
+    prepared = run_tcli("prepare", "c.yaml", cwd=root)
+    assert prepared.returncode == 0, prepared.stderr
+    assert "6,000" in prepared.stdout  # the cleaning table accounts for every training pair read
+    again = run_tcli("prepare", "c.yaml", cwd=root)
+    assert again.returncode == 0 and "reusing" in again.stderr
+    result = run_tcli("train", "c.yaml", cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root

@@ -7,55 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import E2E_SLICE as SLICE
 from conftest import run_tcli as tcli
-
-SLICE = {"train": 6000, "dev": 100, "test": 200}
-
-
-def make_slice(shared_data: Path, root: Path) -> None:
-    folder = root / "tanaka"
-    folder.mkdir(parents=True)
-    for split, count in SLICE.items():
-        for lang in ("en", "ja"):
-            lines = (shared_data / "en-ja" / "tanaka50k" / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
-            (folder / f"{split}.{lang}").write_text("\n".join(lines[:count]) + "\n", encoding="utf-8")
-
-
-CONFIG = """\
-# e2e test config: tcli prepare c.yaml; tcli train c.yaml
-name: e2e
-target_langs: [ja]
-data_root: data
-data:
-  train: [{prefix: tanaka/train}]
-  dev: [{prefix: tanaka/dev}]
-  test: [{prefix: tanaka/test}]
-normalize:
-  en: {lowercase: true}
-  ja: {unicode_form: NFC}
-clean: {max_length_ratio: 6.0}
-vocab: {size: 2000, character_coverage: 0.995}
-model: {d_model: 128, heads: 4, encoder_layers: 2, decoder_layers: 2, ff_dim: 256, dropout: 0.1}
-train: {max_steps: 700, batch_tokens: 1500, lr: 0.002, warmup_steps: 100, threads: 2, log_every: 50,
-        eval_every: 350, eval_sentences: 50}
-decode: {beam_size: 3, length_penalty: 0.6}
-"""
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, request):
-    shared_data = request.getfixturevalue("shared_data")
-    root = tmp_path_factory.mktemp("e2e")
-    make_slice(shared_data, root / "data")
-    (root / "c.yaml").write_text(CONFIG, encoding="utf-8")
-    prepared = tcli("prepare", "c.yaml", cwd=root)
-    assert prepared.returncode == 0, prepared.stderr
-    assert "6,000" in prepared.stdout  # the cleaning table accounts for every training pair read
-    again = tcli("prepare", "c.yaml", cwd=root)
-    assert again.returncode == 0 and "reusing" in again.stderr
-    result = tcli("train", "c.yaml", cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root
+def trained(e2e_project: Path) -> Path:
+    return e2e_project
 
 
 def test_run_directory_is_complete_and_self_contained(trained):
@@ -64,7 +22,8 @@ def test_run_directory_is_complete_and_self_contained(trained):
     entries = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert any(e["type"] == "train" for e in entries) and any(e["type"] == "dev" for e in entries)
     dev = [e for e in entries if e["type"] == "dev"]
-    assert all("bleu" in e and "chrf" in e and "dev_loss" in e for e in dev)
+    assert all("bleu" in e and "chrf" in e and "chrfpp" in e and "dev_loss" in e for e in dev)
+    assert all(e["chrfpp_ja"] == e["chrfpp"] for e in dev)  # one target: its score is the mean
     for name in ("best", "last"):
         assert {p.name for p in (run / name).iterdir()} >= {"model.json", "model.safetensors", "spm.model"}
     assert not list((run / "best").glob("*.pt"))  # the shipped model has no pickle at all

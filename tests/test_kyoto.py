@@ -28,7 +28,7 @@ def kyoto_slice(tmp_path_factory, request) -> Path:
 
 
 def test_kyoto_recipe_counts_every_rule_on_a_slice(kyoto_slice, tcli):
-    settings = [f"data_root={kyoto_slice}", "vocab.size=2000", f"data_dir={kyoto_slice}/prepared"]
+    settings = [f"data_root={kyoto_slice}", "vocab.size=4000", f"data_dir={kyoto_slice}/prepared"]
     done = tcli("prepare", str(REPO / "configs/en-ja-kyoto.yaml"), *settings, cwd=kyoto_slice)
     assert done.returncode == 0, done.stderr
     header = next(line for line in done.stdout.splitlines() if "read" in line)
@@ -44,7 +44,7 @@ def test_kyoto_recipe_counts_every_rule_on_a_slice(kyoto_slice, tcli):
 
 def test_transformer_base_recipe_is_valid_and_steps_on_cpu(kyoto_slice, tcli):
     config = str(REPO / "configs/en-ja-kyoto-base.yaml")
-    settings = [f"data_root={kyoto_slice}", "vocab.size=2000", f"data_dir={kyoto_slice}/base-data",
+    settings = [f"data_root={kyoto_slice}", "vocab.size=4000", f"data_dir={kyoto_slice}/base-data",
                 f"work_dir={kyoto_slice}/base-run", "train.precision=fp32", "train.max_steps=2",
                 "train.batch_tokens=600", "train.eval_sentences=0", "train.keep_checkpoints=0",
                 "train.average_last=0", "train.threads=2"]

@@ -32,7 +32,7 @@ def fake_run(folder, offset: float) -> None:
         lines.append({"type": "train", "step": step, "loss": 8 - step / 20 + offset, "lr": 1e-3 * min(1, step / 30)})
         if step % 30 == 0:
             lines.append({"type": "dev", "step": step, "dev_loss": 7 - step / 25, "bleu": step / 5 + offset,
-                          "chrf": step / 3})
+                          "chrf": step / 3, **({"chrfpp": step / 4} if offset else {})})  # older logs lack chrF++
     lines.insert(5, {"type": "resume", "step": 30})
     (folder / "log.jsonl").write_text("\n".join(json.dumps(e) for e in lines) + "\n")
 

@@ -30,6 +30,7 @@ Backend = Enum("Backend", {"native": "native", "ctranslate2": "ctranslate2"}, ty
 ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
 Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
 NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
+Significance = Enum("Significance", {"bs": "bs", "ar": "ar"}, type=str)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -129,24 +130,66 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
              quantize=quantize.value, threads=threads)
 
 
-@app.command()
+EVALUATE_HELP = (
+    "Score a model (or an existing translation) with sacreBLEU BLEU, chrF and chrF++.\n\n"
+    "One test set: MODEL_DIR --src F --ref F, or --hyp F --ref F --to LANG. "
+    "Every data.test set of a config: MODEL_DIR --config CONFIG.\n\n"
+    "--baseline REPORT.json (an earlier --json report) compares the new translations with the baseline's on "
+    "the same references: the difference, 95% confidence intervals and a paired significance test "
+    "(sacreBLEU, fixed seed). --fail-if-worse MARGIN turns a significant loss into a failure.\n\n"
+    "Exit codes: 0 every gate passed, 1 a gate failed, 2 bad input.")
+
+
+@app.command(help=EVALUATE_HELP)
 @user_errors
 def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model directory (not needed with --hyp)"),
              src: Optional[Path] = typer.Option(None, "--src", help="source file to translate"),
-             ref: Path = typer.Option(..., "--ref", help="reference translation, line-aligned"),
+             ref: Optional[Path] = typer.Option(None, "--ref", help="reference translation, line-aligned"),
              hyp: Optional[Path] = typer.Option(None, "--hyp", help="score this translation instead of translating"),
              to: Optional[str] = typer.Option(None, "--to", help="target language; chooses the BLEU tokenizer"),
-             json_path: Optional[Path] = typer.Option(None, "--json", help="write a JSON report here"),
+             config: Optional[Path] = typer.Option(None, "--config", help="score every data.test set of this "
+                                                   "config (source_lang side translated, per-set target language)"),
+             override: Optional[List[str]] = typer.Option(None, "--override", metavar="KEY=VALUE",
+                                                          help="with --config: a config override, e.g. "
+                                                          "data_root=../shared/data (repeatable)"),
+             json_path: Optional[Path] = typer.Option(None, "--json", help="write a JSON report here (with the "
+                                                      "hypotheses: a later --baseline)"),
              output: Optional[Path] = typer.Option(None, "--output", "-o", help="also save the translation here"),
              min_bleu: Optional[float] = typer.Option(None, "--min-bleu", help="exit 1 if BLEU is below this"),
              min_chrf: Optional[float] = typer.Option(None, "--min-chrf", help="exit 1 if chrF is below this"),
+             confidence: bool = typer.Option(False, "--confidence", help="95% bootstrap confidence intervals "
+                                             "(sacreBLEU, 1000 resamples), shown as 29.2 ± 1.1"),
+             baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="REPORT.json",
+                                                     help="compare with the hypotheses of this --json report"),
+             baseline_hyp: Optional[Path] = typer.Option(None, "--baseline-hyp", metavar="FILE",
+                                                         help="compare with this translation of the same --ref"),
+             significance: Significance = typer.Option(Significance.bs, "--significance",
+                                                       help="paired test: bs = paired bootstrap resampling "
+                                                       "(1000 resamples), ar = approximate randomization "
+                                                       "(10000 trials)"),
+             fail_if_worse: Optional[float] = typer.Option(None, "--fail-if-worse", metavar="MARGIN", min=0.0,
+                                                           help="exit 1 if BLEU, chrF or chrF++ is significantly "
+                                                           "worse than the baseline (p < --alpha) by more than "
+                                                           "MARGIN points; 0 = any significant loss"),
+             alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=0.5,
+                                         help="significance level of --fail-if-worse"),
+             junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE",
+                                                  help="JUnit XML: a test case per test set and gate"),
+             markdown: Optional[Path] = typer.Option(None, "--markdown", metavar="FILE",
+                                                     help="a Markdown table, e.g. $GITHUB_STEP_SUMMARY"),
              beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
              batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt) -> None:
-    """Score a model (or an existing translation) with sacreBLEU BLEU and chrF."""
+    from translate_cli import config as config_module
     from translate_cli.steps import evaluate as step
 
-    passed = step.run(model_dir, source=src, reference=ref, hypothesis=hyp, lang=to, json_path=json_path,
-                      output=output, min_bleu=min_bleu, min_chrf=min_chrf, threads=threads,
+    if override and config is None:
+        raise TcliError("--override changes a --config; add --config CONFIG or drop --override")
+    loaded_config = config_module.load(config, override or []) if config is not None else None
+    passed = step.run(model_dir, reference=ref, source=src, hypothesis=hyp, lang=to, config=loaded_config,
+                      output=output, threads=threads, confidence=confidence,
+                      gates=dict(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse, alpha=alpha),
+                      baseline=baseline, baseline_hyp=baseline_hyp, method=significance.value,
+                      json_path=json_path, junit=junit, markdown=markdown,
                       decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens))
     if not passed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
@@ -186,7 +229,7 @@ def plot(run_dirs: List[Path] = typer.Argument(..., help="one or more run direct
          output: Path = typer.Option(Path("curves.png"), "--output", "-o", help="PNG file to write"),
          label: Optional[List[str]] = typer.Option(None, "--label", help="a legend label per run (default: folder names)")
          ) -> None:
-    """Draw training and dev loss, dev BLEU and chrF, and learning rate against step (PNG)."""
+    """Draw training and dev loss, dev BLEU, chrF and chrF++, and learning rate against step (PNG)."""
     from translate_cli.steps import plot as step
 
     step.run(run_dirs, output=output, labels=label)

@@ -32,12 +32,18 @@ def error_line(message: str) -> None:
     console.print("[bold red]error:[/bold red] " + escape(message), soft_wrap=True)
 
 
+def result_line(message: str) -> None:
+    """A line of a command's answer on stdout, printed literally."""
+    out.print(escape(message), soft_wrap=True)  # long signatures stay on one line
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]], numeric_from: int = 1) -> Table:
-    result = Table(title=title, title_justify="left")
+    """A table whose title and cells are shown literally (a file name with [brackets] is no markup)."""
+    result = Table(title=escape(title), title_justify="left")
     for index, name in enumerate(columns):
-        result.add_column(name, justify="right" if index >= numeric_from else "left", overflow="fold")
+        result.add_column(escape(name), justify="right" if index >= numeric_from else "left", overflow="fold")
     for row in rows:
-        result.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        result.add_row(*(f"{v:,}" if isinstance(v, int) else escape(str(v)) for v in row))
     return result
 
 

@@ -20,12 +20,13 @@ from translate_cli.core.tokenizer import BOS_ID, EOS_ID
 from translate_cli.core.translator import Translator
 from translate_cli.errors import TcliError
 
-PANELS = (("loss", "loss per target token (train: label-smoothed)"), ("bleu", "dev BLEU"), ("chrf", "dev chrF"),
+PANELS = (("loss", "loss per target token (train: label-smoothed)"), ("bleu", "dev BLEU"),
+          ("chrf", "dev chrF (dashed: chrF++)"),
           ("lr", "learning rate"))
 
 
 def plot_runs(run_dirs: list[Path], output: Path, labels: list[str] | None = None) -> Path:
-    """Training and dev loss, dev BLEU and chrF, and learning rate against step, one colour per run."""
+    """Training and dev loss, dev BLEU, chrF and chrF++, and learning rate against step, one colour per run."""
     pyplot, _, _ = import_matplotlib()
     labels = labels or [Path(r).name for r in run_dirs]
     logs = [read_log(run_dir) for run_dir in run_dirs]
@@ -35,10 +36,12 @@ def plot_runs(run_dirs: list[Path], output: Path, labels: list[str] | None = Non
         line = axes[0, 0].plot([e["step"] for e in train], [e["loss"] for e in train], label=f"{label} train")[0]
         axes[0, 0].plot([e["step"] for e in dev if "dev_loss" in e], [e["dev_loss"] for e in dev if "dev_loss" in e],
                         "--o", color=line.get_color(), markersize=3, label=f"{label} dev")
-        for axis, key in ((axes[0, 1], "bleu"), (axes[1, 0], "chrf")):
-            points = [(e["step"], e[key]) for e in dev if key in e]
-            axis.plot([p[0] for p in points], [p[1] for p in points], "-o", markersize=3, color=line.get_color(),
-                      label=label)
+        for axis, key, style, name in ((axes[0, 1], "bleu", "-o", label), (axes[1, 0], "chrf", "-o", label),
+                                       (axes[1, 0], "chrfpp", "--s", f"{label} chrF++")):
+            points = [(e["step"], e[key]) for e in dev if key in e]  # logs before chrF++ have no chrfpp
+            if points or key != "chrfpp":
+                axis.plot([p[0] for p in points], [p[1] for p in points], style, markersize=3,
+                          color=line.get_color(), label=name)
         axes[1, 1].plot([e["step"] for e in train], [e["lr"] for e in train], color=line.get_color(), label=label)
     for axis, (_, title) in zip(axes.flat, PANELS):
         axis.set_title(title)

@@ -1,4 +1,4 @@
-"""Periodic validation during training: dev loss, and dev BLEU/chrF from greedy decoding."""
+"""Periodic validation during training: dev loss, and dev BLEU/chrF/chrF++ from greedy decoding."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def dev_scores(loaded: LoadedModel, data_dir: Path, max_sentences: int, batch_to
     results: dict[str, float] = {}
     if max_sentences <= 0:
         return results
-    bleus, chrfs = [], []
+    per_metric: dict[str, list[float]] = {name: [] for name in metrics.METRICS}
     for lang in loaded.info.target_langs:
         source_path = data_dir / f"dev.{lang}.src.txt"
         if not source_path.is_file():
@@ -45,12 +45,12 @@ def dev_scores(loaded: LoadedModel, data_dir: Path, max_sentences: int, batch_to
         options = DecodeOptions(beam_size=1, batch_tokens=batch_tokens)
         hypotheses = [t.text for t in translator.translate(sources, options)]
         scores = metrics.score(hypotheses, references, lang)
-        results[f"bleu_{lang}"], results[f"chrf_{lang}"] = scores.bleu, scores.chrf
-        bleus.append(scores.bleu)
-        chrfs.append(scores.chrf)
-    if bleus:
-        results["bleu"] = round(sum(bleus) / len(bleus), 2)
-        results["chrf"] = round(sum(chrfs) / len(chrfs), 2)
+        for name, values in per_metric.items():  # keys bleu_ja, chrf_ja, chrfpp_ja, ...
+            results[f"{name}_{lang}"] = scores.value(name)
+            values.append(scores.value(name))
+    for name, values in per_metric.items():  # the mean over languages: bleu, chrf, chrfpp
+        if values:
+            results[name] = round(sum(values) / len(values), 2)
     return results
 
 
