@@ -2,6 +2,12 @@
 
     python scripts/bench_decode.py --model runs/en-ja/best --src ../shared/data/en-ja/tanaka50k/test.en
 
+For a model made by `tcli import`, --hf-folder names the Hugging Face folder it was imported from: the peer is
+then that very model (its own generate(): decoder start, forced language token, suppressed <pad>), and every
+system uses Hugging Face's length normalisation with penalty 1.0:
+
+    python scripts/bench_decode.py --model models/opus --hf-folder hf/opus --src test.en --to hi
+
 Every system translates the same sentences, tokenized by the tcli model's SentencePiece model, in the
 same length-sorted batches, at the same thread count. Each measurement runs in its own process so its
 peak resident memory is its own. Two modes:
@@ -34,12 +40,19 @@ CT2_SYSTEMS = {"ct2": ("fp32", "default", "tcli"), "ct2-1xN": ("fp32", "default"
                "hf-ct2": ("hf-fp32", "default", "tcli"), "hf-ct2-int8": ("hf-int8", "int8", "tcli")}
 
 
-def source_batches(model_dir: str, src: str, batch_tokens: int, beam: int) -> list[list[list[int]]]:
-    """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
+def translator_for(args: argparse.Namespace):
     from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.translator import Translator, length_batches
+    from translate_cli.core.translator import Translator
 
-    translator = Translator(load_model(model_dir))
+    return Translator(load_model(args.model), args.to)
+
+
+def source_batches(args: argparse.Namespace, beam: int) -> list[list[list[int]]]:
+    """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
+    from translate_cli.core.translator import length_batches
+
+    src, batch_tokens = args.src, args.batch_tokens
+    translator = translator_for(args)
     lines = Path(src).read_text(encoding="utf-8").splitlines()
     sources = [pieces[0] for pieces in map(translator.encode, lines) if pieces]
     return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
@@ -76,7 +89,7 @@ def run_worker(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     beam = SEARCHES[args.search]
-    batches = source_batches(args.model, args.src, args.batch_tokens, beam)
+    batches = source_batches(args, beam)
     run = make_runner(args, beam)
     run(batches[:2])  # warm-up: first-call allocations and kernels
     seconds = float("inf")
@@ -96,16 +109,19 @@ def make_runner(args: argparse.Namespace, beam: int):
     import torch
 
     from translate_cli.core.data import pad_sequences
-    from translate_cli.core.tokenizer import EOS_ID
 
     equal = args.mode == "equal"
+    translator = translator_for(args)
+    config, prefix = translator.info.model, translator.target_prefix
+    # An imported model is compared with its own Hugging Face model: their length normalisation, penalty 1.0.
+    penalty, norm = (1.0, "power") if args.hf_folder else (0.6, "gnmt")
 
     def limits(batch):
         if equal:
             return [args.tokens] * len(batch), [args.tokens] * len(batch)
         return [int(len(ids) * 1.5) + 10 for ids in batch], [0] * len(batch)
 
-    if args.system in ("tcli", "tcli-int8"):
+    if args.system in ("tcli", "tcli-int8", "tcli-int8-torchao"):
         from translate_cli.core.checkpoint import load_model
         from translate_cli.core.quantize import quantize_int8
         from translate_cli.core.search import beam_search, greedy_search
@@ -113,67 +129,69 @@ def make_runner(args: argparse.Namespace, beam: int):
         model = load_model(args.model).model
         if args.system == "tcli-int8":
             model = quantize_int8(model)
+        elif args.system == "tcli-int8-torchao":
+            model = torchao_int8(model)
 
         def run(batches):
             outputs = []
             for batch in batches:
                 most, least = (torch.tensor(x) for x in limits(batch))
-                source = pad_sequences(batch, suffix=EOS_ID)
+                source = pad_sequences(batch, suffix=config.eos_id, pad=config.pad_id)
                 if beam == 1:
-                    outputs += [h.tokens for h in greedy_search(model, source, most, least)]
+                    outputs += [h.tokens for h in greedy_search(model, source, most, least, prefix)]
                 else:
-                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, 0.6, 1, least)]
+                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, penalty, 1, least, prefix,
+                                                                 norm)]
             return outputs
         return run
     if args.system in CT2_SYSTEMS:
-        return ct2_runner(args, beam, limits)
-    if args.system == "tcli-int8-torchao":
-        from translate_cli.core.checkpoint import load_model
-        from translate_cli.core.search import beam_search, greedy_search
-
-        model = torchao_int8(load_model(args.model).model)
-
-        def run(batches):
-            outputs = []
-            for batch in batches:
-                most, least = (torch.tensor(x) for x in limits(batch))
-                source = pad_sequences(batch, suffix=EOS_ID)
-                if beam == 1:
-                    outputs += [h.tokens for h in greedy_search(model, source, most, least)]
-                else:
-                    outputs += [h[0].tokens for h in beam_search(model, source, most, beam, 0.6, 1, least)]
-            return outputs
-        return run
-    model = hf_model(args.model)
+        return ct2_runner(args, beam, limits, translator, penalty)
+    model = hf_model(args.model) if not args.hf_folder else hf_pretrained(args.hf_folder)
+    forced = {"forced_bos_token_id": prefix[0]} if prefix else {}
+    skip = {model.config.eos_token_id, model.config.pad_token_id, *prefix}
 
     def run(batches):
         outputs = []
         with torch.inference_mode():
             for batch in batches:
                 most, least = limits(batch)
-                source = pad_sequences(batch, suffix=EOS_ID)
-                generated = model.generate(input_ids=source, attention_mask=source != 0, num_beams=beam,
-                                           do_sample=False, max_new_tokens=max(most), min_new_tokens=max(least),
-                                           length_penalty=0.6 if beam > 1 else 1.0, early_stopping=True)
+                source = pad_sequences(batch, suffix=config.eos_id, pad=config.pad_id)
+                generated = model.generate(input_ids=source, attention_mask=source != config.pad_id, num_beams=beam,
+                                           do_sample=False, max_new_tokens=max(most) + len(prefix),
+                                           min_new_tokens=max(least) + len(prefix),
+                                           length_penalty=penalty if beam > 1 else 1.0, early_stopping=True, **forced)
                 for row in generated[:, 1:].tolist():  # drop the decoder start token
-                    outputs.append([t for t in row if t not in (0, 3)])
+                    outputs.append([t for t in row if t not in skip])
         return outputs
     return run
 
 
-def ct2_runner(args: argparse.Namespace, beam: int, limits):
-    """All sentences in one asynchronous translate_batch call per length limit, as tcli's backend does."""
+def hf_pretrained(folder: str):
+    """The Hugging Face model a tcli model was imported from."""
+    import logging
+
+    from transformers import AutoModelForSeq2SeqLM
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    return AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+
+
+def ct2_runner(args: argparse.Namespace, beam: int, limits, translator, penalty: float):
+    """All sentences in one asynchronous translate_batch call per length limit, as tcli's backend does
+    (with its forced target prefix and suppressed tokens)."""
     import ctranslate2
 
     from translate_cli.core.ct2_backend import CT2Threads, batch_size, threads_for
-    from translate_cli.core.tokenizer import Tokenizer
+    from translate_cli.core.model_config import suppressed_ids
 
     kind, compute_type, layout = CT2_SYSTEMS[args.system]
-    tokenizer = Tokenizer(Path(args.model) / "spm.model")
-    pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
+    config, tokenizer = translator.info.model, translator.tokenizer
+    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
+    forced = [pieces[i] for i in translator.target_prefix]
+    suppress = [[pieces[i]] for i in suppressed_ids(config)]
     threads = threads_for(args.threads) if layout == "tcli" else CT2Threads(1, args.threads)
-    translator = ctranslate2.Translator(str(Path(args.ct2) / kind), device="cpu", compute_type=compute_type,
-                                        inter_threads=threads.inter_threads, intra_threads=threads.intra_threads)
+    ct2 = ctranslate2.Translator(str(Path(args.ct2) / kind), device="cpu", compute_type=compute_type,
+                                 inter_threads=threads.inter_threads, intra_threads=threads.intra_threads)
 
     def run(batches):
         flat = [ids for batch in batches for ids in batch]
@@ -184,11 +202,12 @@ def ct2_runner(args: argparse.Namespace, beam: int, limits):
         size = batch_size(len(flat), threads.inter_threads) if layout == "tcli" else 64
         pending = []
         for (limit, minimum), indices in groups.items():
-            tokens = [[pieces[i] for i in flat[index]] + ["</s>"] for index in indices]
-            pending.append(translator.translate_batch(tokens, beam_size=beam, max_decoding_length=limit,
-                                                      min_decoding_length=minimum, length_penalty=0.6,
-                                                      max_batch_size=size, asynchronous=True))
-        return [found.result().hypotheses[0] for results in pending for found in results]
+            tokens = [[pieces[i] for i in flat[index]] + [pieces[config.eos_id]] for index in indices]
+            pending.append(ct2.translate_batch(tokens, beam_size=beam, max_decoding_length=limit + len(forced),
+                                               min_decoding_length=minimum + len(forced), length_penalty=penalty,
+                                               target_prefix=[forced] * len(indices) if forced else None,
+                                               suppress_sequences=suppress, max_batch_size=size, asynchronous=True))
+        return [found.result().hypotheses[0][len(forced):] for results in pending for found in results]
     return run
 
 
@@ -231,11 +250,11 @@ def marian_tokenizer(model: str, folder: Path) -> None:
     tcli's <pad> (id 0, never in an input) is renamed: Marian's <pad> is the extra last row."""
     from transformers import MarianTokenizer
 
-    from translate_cli.core.tokenizer import Tokenizer
+    from translate_cli.core.tokenizer import SentencePieceTokenizer
 
     spm_path = Path(model) / "spm.model"
-    tokenizer = Tokenizer(spm_path)
-    vocab = {tokenizer.sp.id_to_piece(i): i for i in range(1, tokenizer.vocab_size)}
+    tokenizer = SentencePieceTokenizer(spm_path)
+    vocab = {piece: i for i, piece in enumerate(tokenizer.pieces(range(tokenizer.vocab_size))) if i}
     vocab.update({"<tcli-pad>": 0, "<pad>": tokenizer.vocab_size})
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     MarianTokenizer(str(spm_path), str(spm_path), str(folder / "vocab.json")).save_pretrained(folder)
@@ -247,6 +266,10 @@ def spawn(args: argparse.Namespace, system: str, search: str, mode: str, ct2_dir
                "--batch-tokens", str(args.batch_tokens), "--repeat", str(args.repeat)]
     if ct2_dir:
         command += ["--ct2", ct2_dir]
+    if args.hf_folder:
+        command += ["--hf-folder", args.hf_folder]
+    if args.to:
+        command += ["--to", args.to]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -268,6 +291,8 @@ def main() -> None:
                         help="every measurement runs this many times, interleaved with the others; the best counts")
     parser.add_argument("--searches", default="greedy,beam5")
     parser.add_argument("--json", default="docs/bench_decode.json")
+    parser.add_argument("--hf-folder", help="the Hugging Face folder --model was imported from (the peer)")
+    parser.add_argument("--to", help="target language, for a model with several")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", help=argparse.SUPPRESS)
     parser.add_argument("--search", help=argparse.SUPPRESS)

@@ -66,7 +66,7 @@ def make_translator(args: argparse.Namespace, system: str, layout: str):
         inter, intra = (int(n) for n in threads.split("x"))
         folder = args.ct2_int8 if system == "ct2-int8" else args.ct2_fp32
         loaded = load_ct2(folder)
-        loaded.ct2 = CT2Searcher(Path(folder), loaded.ct2.pieces, layout=CT2Threads(inter, intra))
+        loaded.ct2 = CT2Searcher(Path(folder), loaded.ct2.pieces, loaded.info.model, layout=CT2Threads(inter, intra))
         loaded.ct2.max_batch_size = None if size == "rule" else int(size)
         return Translator(loaded)
     import torch

@@ -36,7 +36,7 @@ def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Pat
     from translate_cli.core.checkpoint import ModelInfo, save_model
     from translate_cli.core.search import DecodeOptions
     from translate_cli.core.text import Normalization
-    from translate_cli.core.tokenizer import Tokenizer, VocabSettings, lang_tag, train_sentencepiece
+    from translate_cli.core.tokenizer import SentencePieceTokenizer, VocabSettings, lang_tag, train_sentencepiece
 
     sample = REPO / "data" / "sample"
     sentences = [line for lang in ["en", *target_langs] if (sample / f"train.{lang}").is_file()
@@ -45,7 +45,7 @@ def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Pat
     spm_path = folder / "source.spm"
     symbols = [lang_tag(lang) for lang in target_langs] if len(target_langs) > 1 else []
     train_sentencepiece(sentences, spm_path, VocabSettings(size=2000, max_sentences=100000), symbols)
-    vocab = Tokenizer(spm_path).vocab_size
+    vocab = SentencePieceTokenizer(spm_path).vocab_size
     model = tiny_model(vocab_size=vocab, seed=seed)
     model.config.max_source_tokens = 64
     info = ModelInfo(model=model.config, source_lang="en", target_langs=target_langs,
@@ -119,6 +119,39 @@ def tiny_project(tmp_path) -> Path:
     finally:
         os.chdir(cwd)
     return tmp_path
+
+
+HF_TRAIN_STEPS = 150  # a few Adam steps: outputs then depend on the input and end (random weights rarely do)
+
+
+class HfModels:
+    """Tiny Hugging Face models built offline by scripts/make_hf_model.py (marian, marian-mul, m2m100, nllb),
+    each built and imported into tcli once per test session."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.folders: dict[str, Path] = {}
+        self.imports: dict[str, Path] = {}
+
+    def folder(self, kind: str) -> Path:
+        if kind not in self.folders:
+            sys.path.insert(0, str(REPO / "scripts"))
+            import make_hf_model
+
+            self.folders[kind] = make_hf_model.build(kind, self.root / "hf" / kind, train_steps=HF_TRAIN_STEPS)
+        return self.folders[kind]
+
+    def imported(self, kind: str) -> Path:
+        if kind not in self.imports:
+            from translate_cli.core.hf_import import import_folder
+
+            self.imports[kind] = import_folder(self.folder(kind), self.root / "tcli" / kind).folder
+        return self.imports[kind]
+
+
+@pytest.fixture(scope="session")
+def hf_models(tmp_path_factory) -> HfModels:
+    return HfModels(tmp_path_factory.mktemp("hf_models"))
 
 
 E2E_SLICE = {"train": 6000, "dev": 100, "test": 200}

@@ -99,20 +99,32 @@ def test_nul_bytes_and_empty_files(tmp_path):
     one_line_error(run_cli("prepare", str(config)), "train.ja: the file is empty")
 
 
-def test_vocabulary_mismatch_when_training_further(tmp_path):
+def test_training_further_reuses_the_models_vocabulary(tmp_path):
     (tmp_path / "a").mkdir()
     first = project(tmp_path / "a")
     assert run_cli("prepare", str(first)).exit_code == 0
     assert run_cli("train", str(first)).exit_code == 0
+    trained = tmp_path / "a" / "run" / "last"
     second_root = tmp_path / "b"
     second_root.mkdir()
     other_en = "\n".join(f"another line {i} over there" for i in range(40)) + "\n"
     other_ja = "\n".join(f"別の{i}行があります" for i in range(40)) + "\n"
     second = project(second_root, en=other_en, ja=other_ja)
+    # A new vocabulary and the model's own at once: refused.
+    one_line_error(run_cli("prepare", str(second), f"train.init_from={trained}"), "vocab", "train.init_from")
+    second.write_text("\n".join(line for line in second.read_text().splitlines() if not line.startswith("vocab:")))
+    # Data prepared before init_from was set was made with another vocabulary.
     assert run_cli("prepare", str(second)).exit_code == 0
-    trained = tmp_path / "a" / "run" / "last"
-    one_line_error(run_cli("train", str(second), f"train.init_from={trained}"), str(trained), "vocabulary",
-                   "differs")
+    one_line_error(run_cli("train", str(second), f"train.init_from={trained}"), "prepared from other inputs",
+                   "tcli prepare")
+    # Prepared with init_from, the data reuses the model's SentencePiece model and training starts from it.
+    assert run_cli("prepare", str(second), f"train.init_from={trained}").exit_code == 0
+    assert (second_root / "run/data/spm.model").read_bytes() == (trained / "spm.model").read_bytes()
+    started = run_cli("train", str(second), f"train.init_from={trained}")
+    assert started.exit_code == 0, started.output
+    assert "starting from the weights" in started.stderr
+    one_line_error(run_cli("train", str(second), f"train.init_from={trained}", "model.d_model=32", "--overwrite"),
+                   "model.d_model", "remove model.d_model")
     resumed = run_cli("train", str(first), "--resume")  # the same data: accepted
     assert resumed.exit_code == 0, resumed.output
 

@@ -17,3 +17,16 @@ def test_fused_loss_and_gradients_equal_plain_cross_entropy():
         assert torch.allclose(fused, plain)
         for a, b in zip(fused_grads, plain_grads):
             assert torch.allclose(a, b)
+
+
+def test_fused_loss_with_a_fixed_output_bias_equals_plain_cross_entropy():
+    torch.manual_seed(1)
+    hidden = torch.randn(29, 16, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(50, 16, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(50, dtype=torch.float64)
+    targets = torch.randint(0, 50, (29,))
+    fused = linear_cross_entropy(hidden, weight, targets, 0.1, chunk=8, bias=bias)
+    plain = F.cross_entropy(hidden @ weight.t() + bias, targets, label_smoothing=0.1, reduction="sum")
+    assert torch.allclose(fused, plain)
+    for a, b in zip(torch.autograd.grad(fused, (hidden, weight)), torch.autograd.grad(plain, (hidden, weight))):
+        assert torch.allclose(a, b)

@@ -104,12 +104,12 @@ def test_pairs_with_different_line_counts_stop_with_both_counts(tmp_path):
 
 
 def test_sentencepiece_keeps_text_exactly_as_normalised(tmp_path):
-    from translate_cli.core.tokenizer import Tokenizer, VocabSettings, train_sentencepiece
+    from translate_cli.core.tokenizer import SentencePieceTokenizer, VocabSettings, train_sentencepiece
 
     sentences = ["駅はどこですか？", "１２時に会いましょう。", "Ｔｏｍ said ﬁne.", "नमस्ते दुनिया"] * 50
     train_sentencepiece(sentences, tmp_path / "s.model", VocabSettings(size=400, character_coverage=1.0,
                                                                         max_sentences=1000), [])
-    tokenizer = Tokenizer(tmp_path / "s.model")
+    tokenizer = SentencePieceTokenizer(tmp_path / "s.model")
     for raw in set(sentences) | {"未知の文字も🎉", "tab\tand  two spaces"}:
         text = normalize(raw, Normalization(unicode_form="NFC"))  # what prepare and translate feed it
         assert tokenizer.decode(tokenizer.encode(text)) == text

@@ -93,7 +93,8 @@ def train(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesAr
 
 
 BeamOpt = typer.Option(None, "--beam-size", "-b", min=1, help="1 = greedy; default from the model's config")
-PenaltyOpt = typer.Option(None, "--length-penalty", min=0.0, help="GNMT length penalty alpha for beam search")
+PenaltyOpt = typer.Option(None, "--length-penalty", min=0.0, help="length penalty alpha for beam search (GNMT's; "
+                          "imported models: Hugging Face's score / length**alpha)")
 MaxLenAOpt = typer.Option(None, "--max-len-a", min=0.0, help="output limit: a * source tokens + b")
 MaxLenBOpt = typer.Option(None, "--max-len-b", min=1, help="output limit: a * source tokens + b")
 BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x beams per batch (native backend; "
@@ -249,6 +250,23 @@ def attention(model_dir: Path = typer.Argument(..., help="a model directory, e.g
     from translate_cli.steps import attention as step
 
     step.run(model_dir, sentence, output=output, lang=to, layer=layer, self_attention=self_attention, fonts=font or [])
+
+
+@app.command("import")
+@user_errors
+def import_model(source: str = typer.Argument(..., help="a Hugging Face model folder, or a hub id such as "
+                                              "Helsinki-NLP/opus-mt-en-hi (needs network once; then cached)"),
+                 output: Path = typer.Option(..., "--output", "-o", help="model directory to write"),
+                 source_lang: Optional[str] = typer.Option(None, "--from", help="source language (many-to-many "
+                                                           "models: M2M100, NLLB); default: the model's, or en"),
+                 target_lang: Optional[str] = typer.Option(None, "--to", help="the target language of a one-target "
+                                                           "model whose files do not name it"),
+                 revision: Optional[str] = typer.Option(None, "--revision", help="hub revision (branch, tag, commit)")
+                 ) -> None:
+    """Import a pretrained OPUS-MT (Marian), M2M100 or NLLB model as a tcli model directory."""
+    from translate_cli.steps import import_model as step
+
+    step.run(source, output=output, source_lang=source_lang, target_lang=target_lang, revision=revision)
 
 
 @app.command()

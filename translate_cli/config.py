@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from translate_cli.core.checkpoint import read_info
 from translate_cli.core.data_dir import SPLITS, Corpora, DataSpec
 from translate_cli.core.model import VOCABULARY_FIELDS, ModelConfig
 from translate_cli.core.schedule import TrainSettings
@@ -41,6 +42,7 @@ class Config(BaseModel):
     model: ModelConfig = ModelConfig()
     train: TrainSettings = TrainSettings()
     decode: DecodeOptions = DecodeOptions()
+    _model_keys: set[str] = PrivateAttr(default_factory=set)  # the model.* keys the config sets itself
 
     @model_validator(mode="before")
     @classmethod
@@ -51,7 +53,19 @@ class Config(BaseModel):
             if name in model and model[name] != getattr(defaults, name):
                 raise ValueError(f"model.{name} comes from the vocabulary (prepare's SentencePiece model); "
                                  f"remove it from the config")
+        train = tree.get("train") if isinstance(tree, dict) else None
+        if isinstance(train, dict) and train.get("init_from") and "vocab" in tree:
+            raise ValueError("vocab: a run started from train.init_from keeps that model's vocabulary (prepare "
+                             "reuses its tokenizer); remove the vocab section")
         return tree
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_model_keys(cls, tree: Any, handler) -> "Config":
+        config = handler(tree)
+        if isinstance(tree, dict) and isinstance(tree.get("model"), dict):
+            config._model_keys = set(tree["model"])
+        return config
 
     @model_validator(mode="after")
     def _check_languages(self) -> "Config":
@@ -80,12 +94,28 @@ class Config(BaseModel):
         return DataSpec(folder=Path(self.data_dir), data_root=Path(self.data_root), source_lang=self.source_lang,
                         target_langs=list(self.target_langs), corpora=self.data,
                         normalize={lang: self.normalize.get(lang, Normalization()) for lang in langs},
-                        clean=self.clean, vocab=self.vocab, seed=self.train.seed)
+                        clean=self.clean, vocab=self.vocab, seed=self.train.seed,
+                        init_from=Path(self.train.init_from) if self.train.init_from else None)
+
+    def model_settings(self, vocab_size: int) -> ModelConfig:
+        """The model to train: the config's, or with train.init_from that model's own architecture and
+        vocabulary, with only dropout and max_source_tokens taken from the config (when it sets them)."""
+        if not self.train.init_from:
+            return replace(self.model, vocab_size=vocab_size)
+        source = self.train.init_from
+        start = read_info(Path(source)).model
+        for key in sorted(self._model_keys - {"dropout", "max_source_tokens"}):
+            if getattr(self.model, key) != getattr(start, key):
+                raise ConfigError(f"model.{key}: {getattr(self.model, key)!r} differs from {source}'s "
+                                  f"{getattr(start, key)!r}; a run started from train.init_from keeps that model's "
+                                  f"architecture: remove model.{key}")
+        chosen = {key: getattr(self.model, key) for key in ("dropout", "max_source_tokens") if key in self._model_keys}
+        return replace(start, **chosen)
 
     def train_job(self, meta: dict) -> TrainJob:
         """What `train` needs, given the prepared data's meta.json."""
         return TrainJob(name=self.name, work=Path(self.work_dir), data_dir=Path(self.data_dir), meta=meta,
-                        model=replace(self.model, vocab_size=meta["vocab_size"]), train=self.train, decode=self.decode)
+                        model=self.model_settings(meta["vocab_size"]), train=self.train, decode=self.decode)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -143,7 +173,7 @@ def _describe(error: dict) -> str:
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) and value is not None else ""
-    return f"'{key}': {message}{shown}"
+    return f"'{key}': {message}{shown}" if loc else f"{message}{shown}"
 
 
 def from_dict(tree: dict, source: str = "config") -> Config:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from translate_cli.core.checkpoint import SPM, LoadedModel, read_info
+from translate_cli.core.checkpoint import LoadedModel, load_model_tokenizer, read_info
 from translate_cli.core.decoding import Hypothesis
-from translate_cli.core.tokenizer import EOS_ID, Tokenizer
-from translate_cli.errors import TcliError
+from translate_cli.core.model_config import ModelConfig, suppressed_ids
+from translate_cli.errors import CheckpointError, TcliError
 
 CT2_MARKER = "tcli-ctranslate2.json"
 MAX_BATCH_SENTENCES = 64  # per CTranslate2 batch; smaller batches only for short inputs (see batch_size)
@@ -69,11 +70,13 @@ def batch_size(sentences: int, translators: int) -> int:
 class CT2Searcher:
     """Runs search through a CTranslate2 Translator on token ids, returning tcli Hypotheses."""
 
-    def __init__(self, folder: Path, pieces: list[str], threads: int | None = None,
+    def __init__(self, folder: Path, pieces: list[str], config: ModelConfig, threads: int | None = None,
                  layout: CT2Threads | None = None):
         ctranslate2 = import_ctranslate2()
-        self.pieces = pieces
+        self.pieces, self.eos = pieces, pieces[config.eos_id]
         self.index = {piece: i for i, piece in enumerate(pieces)}
+        # As the native search: suppressed tokens are never generated, and an empty output is allowed.
+        self.suppress = [[pieces[i]] for i in suppressed_ids(config)]
         self.threads = layout or threads_for(threads)
         self.max_batch_size: int | None = None  # sentences per CTranslate2 batch; None: batch_size()
         self.translator = ctranslate2.Translator(str(folder), device="cpu",
@@ -81,14 +84,16 @@ class CT2Searcher:
                                                  intra_threads=self.threads.intra_threads)
 
     def search(self, sources: list[list[int]], max_lengths: list[int], beam_size: int, length_penalty: float,
-               nbest: int) -> list[list[Hypothesis]]:
+               nbest: int, prefix: Sequence[int] = ()) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS); results in input order.
 
         CTranslate2 takes one output limit per call, so sentences are grouped by their own limit, and an
         output that reaches it is cut there, as the native search forces end-of-sentence at the limit.
-        Every group is submitted before any result is awaited: CTranslate2's translators work on them side
-        by side."""
-        tokens = [[self.pieces[i] for i in ids] + [self.pieces[EOS_ID]] for ids in sources]
+        A forced `prefix` (a target-language token) goes to CTranslate2 as a target prefix and is cut from
+        the output. Every group is submitted before any result is awaited: CTranslate2's translators work
+        on them side by side."""
+        tokens = [[self.pieces[i] for i in ids] + [self.eos] for ids in sources]
+        forced = [self.pieces[i] for i in prefix]
         groups: dict[int, list[int]] = {}
         for index, limit in enumerate(max_lengths):
             groups.setdefault(limit, []).append(index)
@@ -97,15 +102,16 @@ class CT2Searcher:
         for limit, indices in groups.items():
             # max_batch_size splits a group into batches that the translators share.
             results = self.translator.translate_batch(
-                [tokens[i] for i in indices], beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty,
-                return_scores=True, max_decoding_length=limit + 1, max_batch_size=size, batch_type="examples",
-                asynchronous=True)
+                [tokens[i] for i in indices], target_prefix=[forced] * len(indices) if forced else None,
+                beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
+                max_decoding_length=limit + 1 + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
+                max_batch_size=size, batch_type="examples", asynchronous=True)
             pending.append((limit, indices, results))
         output: list[list[Hypothesis]] = [[] for _ in sources]
         for limit, indices, results in pending:
             for index, result in zip(indices, results):
                 found = result.result()
-                output[index] = [Hypothesis([self.index[p] for p in hyp][:limit], score, score)
+                output[index] = [Hypothesis([self.index[p] for p in hyp[len(forced):]][:limit], score, score)
                                  for hyp, score in zip(found.hypotheses, found.scores)]
         return output
 
@@ -117,10 +123,13 @@ def load_ct2(folder: Path | str, threads: int | None = None) -> LoadedModel:
     if not is_ct2_export(folder):
         raise TcliError(f"{folder}: not a CTranslate2 export; create one with "
                         f"`tcli export MODEL_DIR --format ctranslate2 -o {folder}`")
-    tokenizer = Tokenizer(folder / SPM)
-    pieces = [tokenizer.sp.id_to_piece(i) for i in range(tokenizer.vocab_size)]
     try:
-        searcher = CT2Searcher(folder, pieces, threads)
+        tokenizer = load_model_tokenizer(folder, info)
+    except CheckpointError as exc:
+        raise TcliError(f"{exc}; export the model again") from None
+    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
+    try:
+        searcher = CT2Searcher(folder, pieces, info.model, threads)
     except RuntimeError as exc:
         raise TcliError(f"{folder}: CTranslate2 cannot load it ({exc})") from None
     return LoadedModel(info, None, tokenizer, folder, ct2=searcher)

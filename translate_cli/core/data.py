@@ -153,14 +153,14 @@ def token_budget_batches(source_lengths: np.ndarray, target_lengths: np.ndarray,
 
 
 def pad_sequences(sequences: Iterable[np.ndarray | list[int]], prefix: int | None = None,
-                  suffix: int | None = None) -> torch.Tensor:
+                  suffix: int | None = None, pad: int = PAD_ID) -> torch.Tensor:
     """Right-padded (B, T) int64 tensor, with an optional id before and after every sequence."""
     import torch
 
     sequences = [np.asarray(ids, dtype=np.int64) for ids in sequences]
     begin = 0 if prefix is None else 1
     width = max((len(ids) for ids in sequences), default=0) + begin + (suffix is not None)
-    batch = np.full((len(sequences), max(width, 1)), PAD_ID, dtype=np.int64)
+    batch = np.full((len(sequences), max(width, 1)), pad, dtype=np.int64)
     if prefix is not None:
         batch[:, 0] = prefix
     for row, ids in enumerate(sequences):
@@ -168,6 +168,20 @@ def pad_sequences(sequences: Iterable[np.ndarray | list[int]], prefix: int | Non
         if suffix is not None:
             batch[row, begin + len(ids)] = suffix
     return torch.from_numpy(batch)
+
+
+@dataclass(frozen=True)
+class TokenIds:
+    """The special ids batches are built with: a model's pad, decoder start and end-of-sentence."""
+
+    pad: int = PAD_ID
+    bos: int = BOS_ID
+    eos: int = EOS_ID
+
+    @classmethod
+    def of(cls, config) -> "TokenIds":
+        """From a ModelConfig."""
+        return cls(config.pad_id, config.bos_id, config.eos_id)
 
 
 @dataclass
@@ -185,17 +199,19 @@ class Batch:
                      self.target_tokens)
 
 
-def collate(corpus: ParallelCorpus, indices: np.ndarray) -> Batch:
+def collate(corpus: ParallelCorpus, indices: np.ndarray, ids: TokenIds = TokenIds()) -> Batch:
     sources = [corpus.source[i] for i in indices]
     targets = [corpus.target[i] for i in indices]
-    target_out = pad_sequences(targets, suffix=EOS_ID)
-    positions = (target_out.view(-1) != PAD_ID).nonzero().squeeze(1)
-    return Batch(source=pad_sequences(sources, suffix=EOS_ID), target_in=pad_sequences(targets, prefix=BOS_ID),
+    target_out = pad_sequences(targets, suffix=ids.eos, pad=ids.pad)
+    positions = (target_out.view(-1) != ids.pad).nonzero().squeeze(1)
+    return Batch(source=pad_sequences(sources, suffix=ids.eos, pad=ids.pad),
+                 target_in=pad_sequences(targets, prefix=ids.bos, pad=ids.pad),
                  target_out=target_out, positions=positions, target_tokens=int(positions.numel()))
 
 
-def collate_update(corpora: list[ParallelCorpus], update: "Update", device: torch.device) -> list[Batch]:
-    batches = [collate(corpora[copy], indices).to(device) for copy, indices in zip(update.copies, update.batches)]
+def collate_update(corpora: list[ParallelCorpus], update: "Update", device: torch.device,
+                   ids: TokenIds = TokenIds()) -> list[Batch]:
+    batches = [collate(corpora[copy], indices, ids).to(device) for copy, indices in zip(update.copies, update.batches)]
     for corpus in corpora:
         corpus.release()  # the ids are copied into tensors: unmap the corpus pages read for them
     return batches

@@ -1,6 +1,7 @@
 """The prepared data folder that `tcli prepare` writes and `tcli train` reads.
 
-    spm.model                  the joint SentencePiece model
+    spm.model                  the joint SentencePiece model (or, with train.init_from, a copy of that
+                               model's tokenizer files: prepare then reuses its vocabulary)
     {train,dev,test}.{src,tgt} token arrays (core/data.py)
     {dev,test}.LANG.{src,ref}.txt  raw dev/test text per target language, for scoring
     meta.json                  counts, per-rule cleaning report, settings, and a fingerprint of every input
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from array import array
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +22,13 @@ import numpy as np
 from annotated_types import MinLen
 
 from translate_cli.core import textio
-from translate_cli.core.checkpoint import sha256_file, write_dir_atomically
+from translate_cli.core.checkpoint import (LangTokens, ModelInfo, describe_langs, read_info, readable_dir, sha256_file,
+                                          write_dir_atomically)
 from translate_cli.core.data import TokenArrayWriter, token_dtype
 from translate_cli.core.text import (ADDED_LATER, RULES, STRICT, Cleaner, CleanRules, Normalization,
                                      check_script_rules, first_occurrences, normalize, pair_digest)
-from translate_cli.core.tokenizer import SAMPLING_ADDED_LATER, Tokenizer, VocabSettings, lang_tag, train_sentencepiece
+from translate_cli.core.tokenizer import (SAMPLING_ADDED_LATER, SentencePieceTokenizer, Tokenizer, VocabSettings,
+                                          lang_tag, load_tokenizer, tokenizer_files, train_sentencepiece)
 from translate_cli.errors import DataError
 
 FORMAT_VERSION = 2  # 2: SentencePiece trained with identity normalisation
@@ -64,10 +68,30 @@ class DataSpec:
     clean: CleanRules
     vocab: VocabSettings
     seed: int
+    init_from: Optional[Path] = None  # a model directory whose tokenizer and vocabulary are reused
 
     @property
     def multi_target(self) -> bool:
         return len(self.target_langs) > 1
+
+
+def init_model(spec: DataSpec) -> tuple[Path, ModelInfo, dict[str, LangTokens]] | None:
+    """With train.init_from: the model's folder, its info and how it is asked for each target language."""
+    if spec.init_from is None:
+        return None
+    folder = readable_dir(spec.init_from)
+    info = read_info(folder)
+    if info.source_lang != spec.source_lang:
+        raise DataError(f"source_lang '{spec.source_lang}' differs from that of {folder} ('{info.source_lang}'); "
+                        f"set source_lang: {info.source_lang} (or import the model with --from {spec.source_lang})")
+    tokens = {}
+    for lang in spec.target_langs:
+        known = info.find_lang(lang)
+        if known is None:
+            raise DataError(f"target_langs: {folder} does not translate into '{lang}'; it knows "
+                            f"{describe_langs(info.target_langs)}")
+        tokens[lang] = info.tokens_for(known)
+    return folder, info, tokens
 
 
 @dataclass
@@ -112,6 +136,11 @@ def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str
                 "data": asdict(spec.corpora), "normalize": _normalizations(spec),
                 "clean": _without(asdict(spec.clean), ADDED_LATER), "vocab": _without(asdict(spec.vocab), SAMPLING_ADDED_LATER),
                 "seed": spec.seed, "inputs": hashes}
+    init = init_model(spec)
+    if init is not None:  # the reused vocabulary and language tokens (absent otherwise: old folders stay valid)
+        folder, info, tokens = init
+        settings["init_from"] = {"tokenizer": info.tokenizer, "lang_tokens": {k: asdict(v) for k, v in tokens.items()},
+                                 "files": {name: sha256_file(folder / name) for name in tokenizer_files(info.tokenizer)}}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return digest, hashes
 
@@ -159,6 +188,7 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
             stage: Callable[[str], None] = lambda message: None) -> list[CorpusReport] | None:
     """Write the prepared data folder atomically; returns the per-corpus cleaning reports, or None when
     the folder was already prepared from the same inputs and settings (and `force` is off)."""
+    init_model(spec)  # a train.init_from model that cannot serve this config is reported first
     files = corpus_files(spec)
     digest, hashes = fingerprint(spec, files)
     if not force and is_prepared(spec.folder, digest):
@@ -167,15 +197,13 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
 
     def fill(staging: Path) -> None:
         clean_paths = _write_clean_training_text(staging, spec, files, reports, on_bad_utf8)
-        stage(f"training SentencePiece ({spec.vocab.model_type}, {spec.vocab.size} pieces)...")
-        symbols = [lang_tag(lang) for lang in spec.target_langs] if spec.multi_target else []
-        train_sentencepiece(_training_sentences(clean_paths), staging / SPM, spec.vocab, symbols, seed=spec.seed)
-        tokenizer = Tokenizer(staging / SPM)
+        tokenizer, lang_tokens = _vocabulary(staging, spec, clean_paths, stage)
+        prefixes = _prefixes(spec, tokenizer, lang_tokens)
         dtype = token_dtype(tokenizer.vocab_size)
-        counts = {"train": _binarize(staging, clean_paths, tokenizer, dtype, spec.multi_target, spec.vocab, spec.seed)}
+        counts = {"train": _binarize(staging, clean_paths, tokenizer, dtype, prefixes, spec.vocab, spec.seed)}
         for split in ("dev", "test"):
             counts[split] = _prepare_eval_split(staging, spec, split, [f for f in files if f.split == split],
-                                                tokenizer, dtype, reports, on_bad_utf8)
+                                                tokenizer, dtype, reports, on_bad_utf8, prefixes)
         for (source, target), _ in clean_paths:
             source.unlink()
             target.unlink()
@@ -184,11 +212,46 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
                 "target_langs": spec.target_langs, "vocab_size": tokenizer.vocab_size, "dtype": dtype.name,
                 "uses_lang_tags": spec.multi_target, "normalize": _normalizations(spec), "clean": asdict(spec.clean),
                 "vocab": asdict(spec.vocab), "pairs": counts, "inputs": hashes,
-                "corpora": [asdict(r) for r in reports], "files": names}
+                "corpora": [asdict(r) for r in reports], "files": names, "tokenizer": tokenizer.kind,
+                "lang_tokens": {lang: asdict(tokens) for lang, tokens in lang_tokens.items()},
+                "init_from": None if spec.init_from is None else str(spec.init_from)}
         (staging / META).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
     write_dir_atomically(spec.folder, fill, META)
     return reports
+
+
+def _vocabulary(staging: Path, spec: DataSpec, clean_paths, stage) -> tuple[Tokenizer, dict[str, LangTokens]]:
+    """Train tcli's joint SentencePiece model on the cleaned text, or copy the init_from model's tokenizer
+    (with the tokens that ask it for each target language)."""
+    init = init_model(spec)
+    if init is None:
+        stage(f"training SentencePiece ({spec.vocab.model_type}, {spec.vocab.size} pieces)...")
+        symbols = [lang_tag(lang) for lang in spec.target_langs] if spec.multi_target else []
+        train_sentencepiece(_training_sentences(clean_paths), staging / SPM, spec.vocab, symbols, seed=spec.seed)
+        return SentencePieceTokenizer(staging / SPM), {}
+    folder, info, tokens = init
+    stage(f"reusing the vocabulary of {folder} (train.init_from)...")
+    for name in tokenizer_files(info.tokenizer):
+        if not (folder / name).is_file():
+            raise DataError(f"{folder / name}: missing; {folder} is not a complete model directory")
+        shutil.copyfile(folder / name, staging / name)
+    return load_tokenizer(staging, info.tokenizer), tokens
+
+
+def _prefixes(spec: DataSpec, tokenizer: Tokenizer,
+              lang_tokens: dict[str, LangTokens]) -> dict[str, tuple[list[int], list[int]]]:
+    """(source prefix ids, target prefix ids) per target language."""
+    prefixes = {}
+    for lang in spec.target_langs:
+        if lang in lang_tokens:
+            try:
+                prefixes[lang] = lang_tokens[lang].ids(tokenizer)
+            except ValueError as exc:
+                raise DataError(f"{spec.init_from}: asking it for '{lang}' needs a {exc}") from None
+        else:
+            prefixes[lang] = ([tokenizer.token_id(lang_tag(lang))] if spec.multi_target else [], [])
+    return prefixes
 
 
 def _clean_stream(item: CorpusFiles, spec: DataSpec, cleaner: Cleaner, report: CorpusReport,
@@ -260,7 +323,7 @@ def _training_sentences(clean_paths: list[tuple[tuple[Path, Path], str]]) -> Ite
         yield from _read_text(target)
 
 
-def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, multi: bool, vocab: VocabSettings,
+def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, prefixes, vocab: VocabSettings,
               seed: int) -> int:
     """train.src/.tgt; with subword sampling also `sampled_copies` sampled segmentations (train.sK.*),
     one for each epoch in turn (Kudo, 2018), made once here so that training stays deterministic."""
@@ -270,18 +333,18 @@ def _binarize(staging: Path, clean_paths, tokenizer: Tokenizer, dtype, multi: bo
         source_out, target_out = TokenArrayWriter(staging / f"{name}.src", dtype), TokenArrayWriter(staging / f"{name}.tgt", dtype)
         sampling = (vocab.sampling_alpha, np.random.default_rng([seed, copy])) if copy else None
         for (source, target), lang in clean_paths:
-            prefix = [tokenizer.token_id(lang_tag(lang))] if multi else []
+            source_prefix, target_prefix = prefixes[lang]
             for ids in tokenizer.iter_encode(_read_text(source), sampling):
-                source_out.add(prefix + ids)
-            for ids in tokenizer.iter_encode(_read_text(target), sampling):
-                target_out.add(ids)
+                source_out.add(source_prefix + ids)
+            for ids in tokenizer.iter_encode(_read_text(target), sampling, target=True):
+                target_out.add(target_prefix + ids)
         count = source_out.close()
         assert count == target_out.close(), "binarised sides differ in length"
     return count
 
 
 def _prepare_eval_split(staging: Path, spec: DataSpec, split: str, files: list[CorpusFiles], tokenizer, dtype,
-                        reports: list[CorpusReport], on_bad_utf8: str) -> int:
+                        reports: list[CorpusReport], on_bad_utf8: str, prefixes) -> int:
     """Dev/test are never cleaned: every line is kept, raw text for scoring, ids for dev loss."""
     source_out = TokenArrayWriter(staging / f"{split}.src", dtype)
     target_out = TokenArrayWriter(staging / f"{split}.tgt", dtype)
@@ -289,14 +352,14 @@ def _prepare_eval_split(staging: Path, spec: DataSpec, split: str, files: list[C
     for item in files:
         report = CorpusReport(item.label, item.lang)
         source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
-        prefix = [tokenizer.token_id(lang_tag(item.lang))] if spec.multi_target else []
+        source_prefix, target_prefix = prefixes[item.lang]
         sources, references = raw.setdefault(item.lang, ([], []))
         for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8):
             report.read += 1
             sources.append(source)
             references.append(target)
-            source_out.add(prefix + tokenizer.encode(normalize(source, source_rules)))
-            target_out.add(tokenizer.encode(normalize(target, target_rules)))
+            source_out.add(source_prefix + tokenizer.encode(normalize(source, source_rules)))
+            target_out.add(target_prefix + tokenizer.encode_target(normalize(target, target_rules)))
         report.kept = report.read
         report.removed = {rule: 0 for rule in RULES}
         reports.append(report)

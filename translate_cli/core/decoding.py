@@ -6,7 +6,7 @@ They live apart from core/search.py so that translating through CTranslate2 neve
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Annotated
+from typing import Annotated, Literal
 
 from annotated_types import Ge
 
@@ -19,7 +19,10 @@ class DecodeOptions:
 
     __pydantic_config__ = {"extra": "forbid"}
     beam_size: Annotated[int, Ge(1)] = 5  # 1 = greedy
-    length_penalty: Annotated[float, Ge(0)] = 0.6  # GNMT alpha
+    length_penalty: Annotated[float, Ge(0)] = 0.6  # alpha of the length normalisation below
+    # gnmt: score / ((5 + |Y|) / 6) ** alpha (tcli's models); power: score / |Y| ** alpha (Hugging Face and
+    # CTranslate2, kept by imported models so they rank beams as they were tuned to). |Y| counts EOS.
+    length_norm: Literal["gnmt", "power"] = "gnmt"
     max_len_a: Annotated[float, Ge(0)] = 1.5  # output length limit: a * source tokens + b
     max_len_b: Annotated[int, Ge(1)] = 10
     batch_tokens: Annotated[int, Ge(16)] = 6000  # source tokens x beams per batch

@@ -3,7 +3,8 @@
 The (N, V) logits of a whole batch are never materialised: each chunk of rows is projected, turned
 into its loss and its gradient while it is still in cache, and dropped. Gradients are computed in the
 forward pass (the loss is always the last node of the graph) and scaled by the incoming gradient in
-backward. Same result as F.cross_entropy(hidden @ weight.T, targets, label_smoothing=s, reduction="sum").
+backward. Same result as F.cross_entropy(hidden @ weight.T [+ bias], targets, label_smoothing=s, reduction="sum").
+The optional bias (Marian's fixed output bias) is a constant: it gets no gradient.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from translate_cli.core.data import Batch
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, smoothing: float,
-                chunk: int) -> torch.Tensor:
+                chunk: int, bias: torch.Tensor | None = None) -> torch.Tensor:
         vocab = weight.size(0)
         ctx.weight_dtype = weight.dtype
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
@@ -27,7 +28,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
         for start in range(0, hidden.size(0), chunk):
             rows = hidden[start:start + chunk]
             gold = targets[start:start + chunk, None]
-            logits = (rows @ weight.t()).to(accumulate)  # (c, V)
+            logits = rows @ weight.t()  # (c, V)
+            if bias is not None:
+                logits = logits + bias
+            logits = logits.to(accumulate)
             log_norm = torch.logsumexp(logits, dim=1, keepdim=True)  # (c, 1)
             # -log p(gold) smoothed: (1-s) * (lse - x_gold) + s * (lse - mean_v x_v)
             loss = log_norm.squeeze(1) - (1 - smoothing) * logits.gather(1, gold).squeeze(1) \
@@ -46,28 +50,33 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         grad_hidden, grad_weight = ctx.saved_tensors
         return (grad_hidden * grad_output.to(grad_hidden.dtype), (grad_weight * grad_output).to(ctx.weight_dtype),
-                None, None, None)
+                None, None, None, None)
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                         label_smoothing: float = 0.0, chunk: int = 1024) -> torch.Tensor:
-    """Summed label-smoothed cross-entropy of softmax(hidden @ weight.T) against targets.
+                         label_smoothing: float = 0.0, chunk: int = 1024,
+                         bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy of softmax(hidden @ weight.T + bias) against targets.
 
-    hidden (N, D), weight (V, D), targets (N,) -> scalar sum over the N rows.
+    hidden (N, D), weight (V, D), targets (N,), bias (V,) or None -> scalar sum over the N rows.
     """
-    return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk)
+    if bias is None:
+        return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk)
+    return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk, bias.detach())
 
 
 def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float,
-             output_weight: torch.Tensor | None = None) -> torch.Tensor:
+             output_weight: torch.Tensor | None = None, output_bias: torch.Tensor | None = None) -> torch.Tensor:
     """Summed label-smoothed cross-entropy over the real (non-pad) target positions, all at once.
 
-    `model` may be a wrapper (DDP, torch.compile); `output_weight` is then the tied embedding matrix.
+    `model` may be a wrapper (DDP, torch.compile); `output_weight` (and `output_bias`, for models with one)
+    are then the tied embedding matrix (and the output bias) of the model inside.
     """
     hidden = model(batch.source, batch.target_in)  # (B, T, D)
     # (N, D): only real positions reach the vocabulary matmul; gathered by a host-computed index, so no
     # device-to-host synchronisation (a boolean mask would need one to size its result).
     hidden = hidden.reshape(-1, hidden.size(-1)).index_select(0, batch.positions)
     gold = batch.target_out.reshape(-1).index_select(0, batch.positions)
-    weight = output_weight if output_weight is not None else model.embedding.weight
-    return linear_cross_entropy(hidden, weight, gold, label_smoothing)
+    if output_weight is None:
+        output_weight, output_bias = model.embedding.weight, model.output_bias
+    return linear_cross_entropy(hidden, output_weight, gold, label_smoothing, bias=output_bias)

@@ -1,6 +1,9 @@
-"""Seq2SeqTransformer: a pre-LayerNorm encoder-decoder with tied embeddings.
+"""Seq2SeqTransformer: an encoder-decoder with tied embeddings (pre-LayerNorm for tcli's own models).
 
 encode / decode (optionally incremental, with a key/value cache) / logits. No loss, no search here.
+A few recorded switches (ModelConfig.norm, activation, scale_embedding, position_table, position_offset,
+output_bias) let the same class run imported architectures (Marian, M2M100/NLLB: core/hf_import.py);
+their defaults are tcli's own architecture.
 Shapes: B batch, S source length, T target length, D width, H heads, E = D / H per-head width.
 """
 
@@ -15,16 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from translate_cli.core.model_config import VOCABULARY_FIELDS, ModelConfig  # noqa: F401 (defined without torch)
+from translate_cli.core.positions import position_table, sinusoidal_positions  # noqa: F401 (re-exported)
 
-
-def sinusoidal_positions(length: int, dim: int, offset: int = 0) -> torch.Tensor:
-    """(length, dim) fixed position encodings of Vaswani et al. (2017), positions offset..offset+length-1."""
-    position = torch.arange(offset, offset + length, dtype=torch.float32).unsqueeze(1)
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(length, dim)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency)
-    return table
+ACTIVATIONS = {"relu": nn.ReLU, "swish": nn.SiLU, "gelu": nn.GELU}
 
 
 @dataclass
@@ -176,40 +172,59 @@ class CrossAttention(nn.Module):
 class FeedForward(nn.Sequential):
     # No dropout on the wide inner activation (fairseq's activation_dropout=0 default): on CPU its
     # random mask costs more than the layer's matmuls are worth; the residual dropout remains.
-    def __init__(self, d_model: int, ff_dim: int):
-        super().__init__(nn.Linear(d_model, ff_dim), nn.ReLU(), nn.Linear(ff_dim, d_model))
+    def __init__(self, d_model: int, ff_dim: int, activation: str = "relu"):
+        super().__init__(nn.Linear(d_model, ff_dim), ACTIVATIONS[activation](), nn.Linear(ff_dim, d_model))
 
 
-class EncoderLayer(nn.Module):
+class _Residual(nn.Module):
+    """Residual sublayers with the LayerNorm before the sublayer (pre) or after the sum (post)."""
+
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.post_norm = config.norm == "post"
+        self.dropout = nn.Dropout(config.dropout)
+
+    def _residual(self, x: torch.Tensor, norm: nn.LayerNorm, sublayer) -> torch.Tensor:
+        if self.post_norm:
+            return norm(x + self.dropout(sublayer(x)))
+        return x + self.dropout(sublayer(norm(x)))
+
+
+class EncoderLayer(_Residual):
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
         self.attention_norm = nn.LayerNorm(config.d_model)
         self.attention = SelfAttention(config.d_model, config.heads, config.dropout)
         self.ff_norm = nn.LayerNorm(config.d_model)
-        self.ff = FeedForward(config.d_model, config.ff_dim)
-        self.dropout = nn.Dropout(config.dropout)
+        self.ff = FeedForward(config.d_model, config.ff_dim, config.activation)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.dropout(self.attention(self.attention_norm(x), mask=mask))
-        return x + self.dropout(self.ff(self.ff_norm(x)))
+        x = self._residual(x, self.attention_norm, lambda h: self.attention(h, mask=mask))
+        return self._residual(x, self.ff_norm, self.ff)
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(_Residual):
     def __init__(self, config: ModelConfig):
-        super().__init__()
+        super().__init__(config)
         self.self_norm = nn.LayerNorm(config.d_model)
         self.self_attention = SelfAttention(config.d_model, config.heads, config.dropout)
         self.cross_norm = nn.LayerNorm(config.d_model)
         self.cross_attention = CrossAttention(config.d_model, config.heads, config.dropout)
         self.ff_norm = nn.LayerNorm(config.d_model)
-        self.ff = FeedForward(config.d_model, config.ff_dim)
-        self.dropout = nn.Dropout(config.dropout)
+        self.ff = FeedForward(config.d_model, config.ff_dim, config.activation)
 
     def forward(self, x: torch.Tensor, encoded: Encoded, cache: Optional[LayerCache] = None,
                 beams: int = 1) -> torch.Tensor:
-        x = x + self.dropout(self.self_attention(self.self_norm(x), causal=True, cache=cache))
-        x = x + self.dropout(self.cross_attention(self.cross_norm(x), encoded, cache=cache, beams=beams))
-        return x + self.dropout(self.ff(self.ff_norm(x)))
+        x = self._residual(x, self.self_norm, lambda h: self.self_attention(h, causal=True, cache=cache))
+        x = self._residual(x, self.cross_norm, lambda h: self.cross_attention(h, encoded, cache=cache, beams=beams))
+        return self._residual(x, self.ff_norm, self.ff)
+
+    def attention_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the self-attention projects, what the cross-attention's query projects) in a teacher-forced
+        pass: attention pictures recompute the weights from them."""
+        self_input = x if self.post_norm else self.self_norm(x)
+        x = self._residual(x, self.self_norm, lambda h: self.self_attention(h, causal=True))
+        return self_input, x if self.post_norm else self.cross_norm(x)
 
 
 class Seq2SeqTransformer(nn.Module):
@@ -221,13 +236,21 @@ class Seq2SeqTransformer(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.d_model, padding_idx=config.pad_id)
         self.encoder_layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
-        self.encoder_norm = nn.LayerNorm(config.d_model)
-        self.decoder_norm = nn.LayerNorm(config.d_model)
+        # Post-norm stacks end in a LayerNorm already; a LayerNorm with unit gain is no identity, so none is added.
+        final_norm = (lambda: nn.LayerNorm(config.d_model)) if config.norm == "pre" else nn.Identity
+        self.encoder_norm = final_norm()
+        self.decoder_norm = final_norm()
         self.dropout = nn.Dropout(config.dropout)
-        self.scale = math.sqrt(config.d_model)
+        self.scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
         self.output_projection: Optional[nn.Module] = None  # set only by int8 quantization (core/quantize.py)
-        self.register_buffer("positions", sinusoidal_positions(512, config.d_model), persistent=False)
+        self.register_buffer("positions", self._position_rows(512), persistent=False)
+        # A fixed buffer, as in Hugging Face's Marian: saved and loaded, never trained.
+        self.register_buffer("output_bias", torch.zeros(config.vocab_size) if config.output_bias else None)
         self._init_weights()
+
+    def _position_rows(self, length: int) -> torch.Tensor:
+        config = self.config
+        return position_table(config.position_table, length, config.d_model, config.position_offset)
 
     def _init_weights(self) -> None:
         for name, parameter in self.named_parameters():
@@ -243,7 +266,7 @@ class Seq2SeqTransformer(nn.Module):
     def _embed(self, tokens: torch.Tensor, offset: int = 0) -> torch.Tensor:
         length = tokens.size(1)
         if offset + length > self.positions.size(0):
-            self.positions = sinusoidal_positions(2 * (offset + length), self.config.d_model).to(self.positions)
+            self.positions = self._position_rows(2 * (offset + length)).to(self.positions)
         positions = self.positions[offset:offset + length]
         return self.dropout(self.embedding(tokens) * self.scale + positions)  # (B, T, D)
 
@@ -274,10 +297,10 @@ class Seq2SeqTransformer(nn.Module):
         return self.decoder_norm(x)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., V) through the tied embedding."""
+        """(..., D) -> (..., V) through the tied embedding (plus the output bias of models that have one)."""
         if self.output_projection is not None:
             return self.output_projection(hidden)
-        return F.linear(hidden, self.embedding.weight)
+        return F.linear(hidden, self.embedding.weight, self.output_bias)
 
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced decoder states (B, T, D) for the whole shifted-right target in one pass.

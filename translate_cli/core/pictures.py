@@ -16,7 +16,6 @@ from translate_cli.core.model import Seq2SeqTransformer, _split_heads, attention
 from translate_cli.core.fonts import choose_fonts, import_matplotlib
 from translate_cli.core.run_dir import read_log
 from translate_cli.core.search import DecodeOptions
-from translate_cli.core.tokenizer import BOS_ID, EOS_ID
 from translate_cli.core.translator import Translator
 from translate_cli.errors import TcliError
 
@@ -64,13 +63,15 @@ def attention_map(loaded: LoadedModel, sentence: str, output: Path, lang: str | 
     if len(pieces) != 1:
         raise TcliError("give one non-empty sentence that fits the model (at most "
                         f"{loaded.info.model.max_source_tokens} tokens)")
-    output_ids = translator.search(pieces, DecodeOptions(beam_size=1))[0][0].tokens
-    source = pad_sequences([pieces[0]], suffix=EOS_ID)
-    target_in = torch.tensor([[BOS_ID] + output_ids])
+    config, tokenizer = loaded.info.model, loaded.tokenizer
+    # A forced first target token (NLLB's language code) is part of what the decoder read and wrote.
+    output_ids = translator.target_prefix + translator.search(pieces, DecodeOptions(beam_size=1))[0][0].tokens
+    source = pad_sequences([pieces[0]], suffix=config.eos_id, pad=config.pad_id)
+    target_in = torch.tensor([[config.bos_id] + output_ids])
     weights = decoder_attention(loaded.model, source, target_in, layer, "self" if self_attention else "cross").mean(0)
-    tokenizer = loaded.tokenizer
-    rows = tokenizer.pieces(output_ids) + ["</s>"]
-    columns = (["<s>"] + tokenizer.pieces(output_ids)) if self_attention else tokenizer.pieces(pieces[0]) + ["</s>"]
+    start, end = tokenizer.pieces([config.bos_id, config.eos_id])
+    rows = tokenizer.pieces(output_ids) + [end]
+    columns = ([start] + tokenizer.pieces(output_ids)) if self_attention else tokenizer.pieces(pieces[0]) + [end]
     pyplot.rcParams["font.family"] = choose_fonts("".join(rows + columns), list(fonts))
     figure = _heatmap(pyplot, weights.numpy(), rows, columns, layer % layers, self_attention, sentence)
     return _save(figure, output, pyplot), weights
@@ -86,8 +87,8 @@ def decoder_attention(model: Seq2SeqTransformer, source: torch.Tensor, target_in
                       kind: str = "cross") -> torch.Tensor:
     """Per-head weights of decoder `layer` for one sentence: (H, T, S) cross or (H, T, T) self-attention.
 
-    source (1, S) ids + EOS; target_in (1, T) BOS + generated ids (row t is the step that produced
-    output token t).
+    source (1, S) ids + EOS; target_in (1, T) the decoder's start token + generated ids (row t is the step
+    that produced output token t).
     """
     assert source.size(0) == 1 and kind in ("cross", "self")
     model = model.eval()
@@ -100,12 +101,12 @@ def decoder_attention(model: Seq2SeqTransformer, source: torch.Tensor, target_in
     block = layers[layer]
     heads = block.self_attention.heads
     length = target_in.size(1)
+    self_input, cross_input = block.attention_inputs(x)
     if kind == "self":
-        query, key, _ = block.self_attention.qkv(block.self_norm(x)).chunk(3, dim=-1)
+        query, key, _ = block.self_attention.qkv(self_input).chunk(3, dim=-1)
         causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
         return _weights(query, key, heads, causal)
-    x = x + block.self_attention(block.self_norm(x), causal=True)
-    query = block.cross_attention.query(block.cross_norm(x))
+    query = block.cross_attention.query(cross_input)
     key, _ = block.cross_attention.key_value(encoded.memory).chunk(2, dim=-1)
     mask = encoded.source_mask[0]  # (1, 1, S) broadcasts over heads and steps
     return _weights(query, key, heads, mask)

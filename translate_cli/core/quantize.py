@@ -16,8 +16,10 @@ from translate_cli.core.model import Seq2SeqTransformer
 
 def quantize_int8(model: Seq2SeqTransformer) -> Seq2SeqTransformer:
     config = model.config
-    projection = nn.Linear(config.d_model, config.vocab_size, bias=False)
+    projection = nn.Linear(config.d_model, config.vocab_size, bias=model.output_bias is not None)
     projection.weight = nn.Parameter(model.embedding.weight.detach().clone())
+    if model.output_bias is not None:
+        projection.bias = nn.Parameter(model.output_bias.detach().clone())
     model.output_projection = projection
     with warnings.catch_warnings():
         # torch.ao's eager-mode API is deprecated in favour of the separate torchao package; it still

@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from translate_cli.core.checkpoint import (SPM, LoadedModel, ModelInfo, load_weights_into, read_info, save_model,
-                                          sha256_file)
+from translate_cli.core.checkpoint import (LoadedModel, ModelInfo, load_model_tokenizer, load_weights_into, read_info,
+                                          readable_dir, save_model, sha256_file)
 from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
 from translate_cli.core.textio import write_file_atomically
+from translate_cli.core.tokenizer import Tokenizer, tokenizer_files
 from translate_cli.errors import CheckpointError, DataError, TcliError, reason
 
 TRAINER_STATE, OPTIMIZER, LOG = "trainer_state.json", "optimizer.pt", "log.jsonl"
@@ -80,16 +81,26 @@ def save_last(work: Path, loaded: LoadedModel, optimizer: torch.optim.Optimizer,
         torch.save(optimizer.state_dict(), folder / OPTIMIZER)
         (folder / TRAINER_STATE).write_text(json.dumps(state), encoding="utf-8")
 
-    save_model(work / "last", loaded.info, loaded.model, loaded.tokenizer.path, extra)
+    save_model(work / "last", loaded.info, loaded.model, loaded.tokenizer, extra)
 
 
-def check_compatible(folder: Path, expected: ModelConfig, data_spm: Path) -> ModelInfo:
+def same_tokenizer(folder: Path, info: ModelInfo, data_tokenizer: Tokenizer) -> bool:
+    """Whether a model directory's tokenizer files are the very ones of the prepared data."""
+    names = tokenizer_files(info.tokenizer)
+    return info.tokenizer == data_tokenizer.kind and all(
+        (folder / name).is_file() and sha256_file(folder / name) == sha256_file(path)
+        for name, path in zip(names, data_tokenizer.files))
+
+
+def check_compatible(folder: Path, expected: ModelConfig, data_tokenizer: Tokenizer) -> ModelInfo:
     """A model trained further must have the very same vocabulary as the data and the same shape."""
+    folder = readable_dir(folder)
     info = read_info(folder)
-    spm_path = folder / SPM
-    if not spm_path.is_file() or sha256_file(spm_path) != sha256_file(data_spm):
-        raise CheckpointError(f"{folder}: its vocabulary ({SPM}) differs from the prepared data's "
-                              f"{data_spm}; prepare the new data with the model's SentencePiece model or train anew")
+    if not same_tokenizer(folder, info, data_tokenizer):
+        names = ", ".join(tokenizer_files(info.tokenizer))
+        raise CheckpointError(f"{folder}: its vocabulary ({names}) differs from the prepared data's "
+                              f"{data_tokenizer.files[0].parent}; prepare the data with train.init_from set to this "
+                              f"model (prepare then reuses its vocabulary) or train anew")
     if not info.model.same_weights_shape(expected):
         raise CheckpointError(f"{folder}: saved with model settings {info.model.to_dict()}, but the config asks "
                               f"for {expected.to_dict()}; use the model's original model.* settings")
@@ -97,12 +108,12 @@ def check_compatible(folder: Path, expected: ModelConfig, data_spm: Path) -> Mod
 
 
 def restore_last(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 expected: ModelConfig, data_spm: Path) -> dict:
+                 expected: ModelConfig, data_tokenizer: Tokenizer) -> dict:
     """Restore weights and optimizer from `last`; returns the trainer state. Nothing is unpickled."""
     if not (folder / TRAINER_STATE).is_file():
         raise CheckpointError(f"{folder}: no resumable checkpoint ({TRAINER_STATE} missing); "
                               f"train without --resume to start a new run")
-    info = check_compatible(folder, expected, data_spm)
+    info = check_compatible(folder, expected, data_tokenizer)
     try:
         load_weights_into(model, folder, info)
         optimizer.load_state_dict(torch.load(folder / OPTIMIZER, weights_only=True, map_location="cpu"))
@@ -165,7 +176,7 @@ def average_run(work: Path, last: int, output: Path) -> tuple[Path, list[int]]:
                               f"({reason(exc)})") from None
     steps = [step for step, _ in chosen]
     info.training = {**info.training, "averaged_steps": steps, "step": steps[-1]}
-    save_model(output, info, model, template / SPM)
+    save_model(output, info, model, load_model_tokenizer(readable_dir(template), info))
     return Path(output), steps
 
 

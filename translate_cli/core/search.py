@@ -2,27 +2,34 @@
 
 Both search a batch of sentences at once and drop sentences from the batch as they finish. Output
 lengths are bounded per sentence: end-of-sentence is forbidden before `min_lengths[i]` tokens and the
-only choice once `max_lengths[i]` tokens have been generated.
+only choice once `max_lengths[i]` tokens have been generated. A `prefix` of forced first tokens (the
+target-language token of M2M100/NLLB models) is generated with log-probability 0 before the free steps;
+it counts in the length that normalises beam scores, but not in the limits, and is not returned.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 
 from translate_cli.core.decoding import DecodeOptions, Hypothesis  # noqa: F401 (defined without torch, used here)
 from translate_cli.core.model import DecoderCache, Encoded, Seq2SeqTransformer
+from translate_cli.core.model_config import suppressed_ids
 
 
 def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded: Encoded, cache: DecoderCache,
-                    at_limit: torch.Tensor, before_min: torch.Tensor) -> torch.Tensor:
-    """(N, V) log-probabilities of the next token under the length rules (masks are (N,) booleans)."""
-    config = model.config
+                    at_limit: torch.Tensor, before_min: torch.Tensor, forced: Optional[int] = None) -> torch.Tensor:
+    """(N, V) log-probabilities of the next token under the length rules (masks are (N,) booleans);
+    with `forced`, that token is the only choice and costs nothing."""
     hidden = model.decode(last_tokens, encoded, cache)[:, -1]  # (N, D)
     log_probs = torch.log_softmax(model.logits(hidden).float(), dim=-1)
-    log_probs[:, config.pad_id] = float("-inf")
-    log_probs[:, config.bos_id] = float("-inf")
+    if forced is not None:
+        log_probs.fill_(float("-inf"))[:, forced] = 0.0
+        return log_probs
+    config = model.config
+    for token in suppressed_ids(config):
+        log_probs[:, token] = float("-inf")
     if bool(before_min.any()):
         log_probs[before_min, config.eos_id] = float("-inf")
     if bool(at_limit.any()):
@@ -42,14 +49,23 @@ def _length_masks(step: int, sentence: torch.Tensor, max_lengths: torch.Tensor, 
     return (at_limit.repeat_interleave(repeat).to(device), before_min.repeat_interleave(repeat).to(device))
 
 
+def _with_prefix(prefix: Sequence[int], max_lengths: torch.Tensor,
+                 min_lengths: Optional[torch.Tensor]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Length limits counted from the first step, forced prefix included."""
+    if min_lengths is not None:
+        min_lengths = torch.minimum(min_lengths, max_lengths)
+    if not prefix:
+        return max_lengths, min_lengths
+    return max_lengths + len(prefix), None if min_lengths is None else min_lengths + len(prefix)
+
+
 @torch.inference_mode()
 def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor,
-                  min_lengths: Optional[torch.Tensor] = None) -> list[Hypothesis]:
+                  min_lengths: Optional[torch.Tensor] = None, prefix: Sequence[int] = ()) -> list[Hypothesis]:
     """The most probable token at every step. source (B, S); max/min_lengths (B,) on the CPU."""
     config, device = model.config, source.device
     count = source.size(0)
-    if min_lengths is not None:
-        min_lengths = torch.minimum(min_lengths, max_lengths)
+    max_lengths, min_lengths = _with_prefix(prefix, max_lengths, min_lengths)
     encoded = model.encode(source)
     cache = model.new_cache()
     sentence = torch.arange(count)  # original index of each active row
@@ -59,7 +75,8 @@ def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: 
     step = 0
     while sentence.numel():
         at_limit, before_min = _length_masks(step, sentence, max_lengths, min_lengths, 1, device)
-        best_score, best = _step_log_probs(model, last, encoded, cache, at_limit, before_min).max(dim=-1)
+        forced = prefix[step] if step < len(prefix) else None
+        best_score, best = _step_log_probs(model, last, encoded, cache, at_limit, before_min, forced).max(dim=-1)
         finished = (best == config.eos_id).cpu()
         for row, (index, token, score) in enumerate(zip(sentence.tolist(), best.tolist(), best_score.tolist())):
             scores[index] += score
@@ -74,17 +91,21 @@ def greedy_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: 
             best = best.index_select(0, keep)
         last = best.unsqueeze(1)
         step += 1
-    return [Hypothesis(tokens, score, score) for tokens, score in zip(outputs, scores)]
+    return [Hypothesis(tokens[len(prefix):], score, score) for tokens, score in zip(outputs, scores)]
 
 
-def length_penalty(length: int, alpha: float) -> float:
-    """GNMT length penalty ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14)."""
+def length_penalty(length: int, alpha: float, norm: str = "gnmt") -> float:
+    """What a beam score is divided by: GNMT's ((5 + |Y|) / 6) ** alpha (Wu et al., 2016, eq. 14), or
+    |Y| ** alpha (norm="power", Hugging Face's and CTranslate2's)."""
+    if norm == "power":
+        return float(length) ** alpha
     return ((5.0 + length) / 6.0) ** alpha
 
 
 @torch.inference_mode()
 def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: torch.Tensor, beam_size: int,
-                alpha: float = 0.6, nbest: int = 1, min_lengths: Optional[torch.Tensor] = None) -> list[list[Hypothesis]]:
+                alpha: float = 0.6, nbest: int = 1, min_lengths: Optional[torch.Tensor] = None,
+                prefix: Sequence[int] = (), length_norm: str = "gnmt") -> list[list[Hypothesis]]:
     """Batched beam search: B sentences x K beams per step; finished sentences leave the batch.
 
     Per step each sentence takes its top 2K extensions: end-of-sentence ones ranked within the top K
@@ -94,8 +115,7 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
     """
     config, device = model.config, source.device
     count, beams = source.size(0), beam_size
-    if min_lengths is not None:
-        min_lengths = torch.minimum(min_lengths, max_lengths)
+    max_lengths, min_lengths = _with_prefix(prefix, max_lengths, min_lengths)
     encoded = model.encode(source)  # (B, S, D): not expanded per beam
     cache = model.new_cache(beams)
     sentence = torch.arange(count)  # original index of each active sentence
@@ -107,13 +127,15 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
     while sentence.numel():
         active = sentence.numel()
         at_limit, before_min = _length_masks(step, sentence, max_lengths, min_lengths, beams, device)
-        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit, before_min)
+        forced = prefix[step] if step < len(prefix) else None
+        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit, before_min, forced)
         vocab = log_probs.size(1)
         candidates = (beam_scores.view(-1, 1) + log_probs).view(active, beams * vocab)
         top_scores, top_ids = candidates.topk(min(2 * beams, beams * vocab), dim=1)  # (n, 2K)
         origin, token = top_ids // vocab, top_ids % vocab
         is_eos = token == config.eos_id
-        _collect_finished(finished, sentence, prefixes, top_scores, origin, is_eos, beams, alpha)
+        _collect_finished(finished, sentence, prefixes, top_scores, origin, is_eos, beams,
+                          lambda length: length_penalty(length, alpha, length_norm), len(prefix))
 
         done = torch.tensor([len(finished[i]) >= beams for i in sentence.tolist()]) | at_limit[::beams].cpu()
         # The best K extensions that do not end the sentence continue as the next beams.
@@ -144,7 +166,7 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
 
 def _collect_finished(finished: list[list[Hypothesis]], sentence: torch.Tensor, prefixes: torch.Tensor,
                       top_scores: torch.Tensor, origin: torch.Tensor, is_eos: torch.Tensor, beams: int,
-                      alpha: float) -> None:
+                      penalty, forced: int) -> None:
     """Move end-of-sentence candidates ranked within the top K into their sentence's finished list."""
     ranked = is_eos[:, :beams] & torch.isfinite(top_scores[:, :beams])
     if not bool(ranked.any()):
@@ -155,4 +177,4 @@ def _collect_finished(finished: list[list[Hypothesis]], sentence: torch.Tensor, 
             continue
         tokens = prefixes[row * beams + int(origin[row, column]), 1:].tolist()
         score = float(top_scores[row, column])
-        hyps.append(Hypothesis(tokens, score, score / length_penalty(len(tokens) + 1, alpha)))
+        hyps.append(Hypothesis(tokens[forced:], score, score / penalty(len(tokens) + 1)))

@@ -19,15 +19,15 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from translate_cli.core import distributed, rng, run_dir
-from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_weights_into, recover_dir, save_model
-from translate_cli.core.data import BatchStream, ParallelCorpus, collate_update
-from translate_cli.core.data_dir import SPM
+from translate_cli.core.checkpoint import (LangTokens, LoadedModel, ModelInfo, load_weights_into, recover_dir,
+                                          save_model)
+from translate_cli.core.data import BatchStream, ParallelCorpus, TokenIds, collate_update
 from translate_cli.core.loss import loss_sum
 from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
 from translate_cli.core.schedule import Schedule, StopReason, TrainSettings, TrainState
 from translate_cli.core.search import DecodeOptions
 from translate_cli.core.text import Normalization
-from translate_cli.core.tokenizer import Tokenizer
+from translate_cli.core.tokenizer import load_tokenizer
 from translate_cli.core.validation import validate
 from translate_cli.errors import CheckpointError, ConfigError, TcliError
 
@@ -64,7 +64,8 @@ class Trainer:
     def __init__(self, job: TrainJob, group: distributed.Dist):
         self.job, self.settings, self.group = job, job.train, group
         self.device = distributed.device_for(group)
-        self.tokenizer = Tokenizer(job.data_dir / SPM)
+        self.tokenizer = load_tokenizer(job.data_dir, job.meta.get("tokenizer", "sentencepiece"))
+        self.ids = TokenIds.of(job.model)
         dtype = np.dtype(job.meta["dtype"])
         self.corpus = ParallelCorpus.open(job.data_dir, "train", dtype)
         vocab = job.meta.get("vocab", {})
@@ -80,7 +81,10 @@ class Trainer:
         self.info = ModelInfo(model=job.model, source_lang=job.meta["source_lang"],
                               target_langs=list(job.meta["target_langs"]),
                               normalize={lang: Normalization(**rules) for lang, rules in job.meta["normalize"].items()},
-                              decode=job.decode, training={"config": job.name, "data_fingerprint": job.meta["fingerprint"]})
+                              decode=job.decode, training={"config": job.name, "data_fingerprint": job.meta["fingerprint"]},
+                              tokenizer=self.tokenizer.kind,
+                              lang_tokens={lang: LangTokens(**tokens)
+                                           for lang, tokens in job.meta.get("lang_tokens", {}).items()})
         self.autocast_dtype = PRECISIONS[self.settings.precision]
         if self.settings.precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("train.precision: fp16 needs a CUDA device; use bf16 or fp32 on CPU")
@@ -113,14 +117,14 @@ class Trainer:
             group["lr"] = self.schedule.lr(self.state.step)
         scale = self.group.world / update.total_target_tokens
         total = torch.zeros((), device=self.device)
-        batches = collate_update(self.corpora, update, self.device)
-        weight = self.model.embedding.weight
+        batches = collate_update(self.corpora, update, self.device, self.ids)
+        weight, bias = self.model.embedding.weight, self.model.output_bias
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
             sync = contextlib.nullcontext() if last or not self.group.enabled else self.forward_model.no_sync()
             with sync:
                 with self._autocast():
-                    loss = loss_sum(self.forward_model, batch, settings.label_smoothing, weight)
+                    loss = loss_sum(self.forward_model, batch, settings.label_smoothing, weight, bias)
                 scaled = loss * scale
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
             total += loss.detach()
@@ -158,7 +162,7 @@ class Trainer:
         if improved:
             self.state.best, self.state.best_step = value, self.state.step
             snapshot = self._snapshot()
-            save_model(self.job.work / "best", snapshot.info, self.model, self.tokenizer.path)
+            save_model(self.job.work / "best", snapshot.info, self.model, self.tokenizer)
         return improved
 
     def validate_and_checkpoint(self, log) -> dict | None:
@@ -209,7 +213,7 @@ class Trainer:
             raise TcliError(refusal)
         if self.settings.init_from:
             source = Path(self.settings.init_from)
-            info = run_dir.check_compatible(source, self.job.model, self.tokenizer.path)
+            info = run_dir.check_compatible(source, self.job.model, self.tokenizer)
             load_weights_into(self.model, source, info)
             return f"starting from the weights of {source}"
         return None
@@ -219,7 +223,7 @@ class Trainer:
         if self.group.is_main:
             recover_dir(last)  # a crash between the two renames of a save
         distributed.barrier(self.group)
-        saved = run_dir.restore_last(last, self.model, self.optimizer, self.job.model, self.tokenizer.path)
+        saved = run_dir.restore_last(last, self.model, self.optimizer, self.job.model, self.tokenizer)
         try:
             self.state = TrainState(**saved["state"])
             self.stream.load_state_dict(saved["stream"])

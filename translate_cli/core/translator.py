@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_model
+from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs, load_model
 from translate_cli.core.data import token_budget_batches
 from translate_cli.core.decoding import DecodeOptions, Hypothesis
 from translate_cli.core.text import normalize, single_line
-from translate_cli.core.tokenizer import EOS_ID, lang_tag
-from translate_cli.errors import TcliError
+from translate_cli.errors import CheckpointError, TcliError
 
 NO_SPACE_LANGS = {"ja", "zh", "th"}
 
@@ -70,16 +69,18 @@ def load_for_translation(model_dir: Path, backend: str = "native", quantize: str
 
 
 def resolve_lang(info: ModelInfo, lang: str | None, where: Path) -> str:
-    """The target language to produce; a single-target model needs none."""
+    """The target language to produce (tcli's code, or the model's own such as hin_Deva); a single-target
+    model needs none."""
     known = info.target_langs
     if lang is None:
         if len(known) == 1:
             return known[0]
-        raise TcliError(f"{where}: this model translates into {', '.join(known)}; choose one with --to")
-    if lang not in known:
+        raise TcliError(f"{where}: this model translates into {describe_langs(known)}; choose one with --to")
+    found = info.find_lang(lang)
+    if found is None:
         raise TcliError(f"{where}: the model was not trained to translate into '{lang}'; "
-                        f"it knows: {', '.join(known)}")
-    return lang
+                        f"it knows: {describe_langs(known)}")
+    return found
 
 
 class Translator:
@@ -87,7 +88,13 @@ class Translator:
         self.loaded = loaded
         self.model, self.tokenizer, self.info = loaded.model, loaded.tokenizer, loaded.info
         self.lang = resolve_lang(loaded.info, lang, loaded.path)
-        self.prefix = [self.tokenizer.token_id(lang_tag(self.lang))] if self.info.uses_lang_tags else []
+        try:
+            self.prefix, self.target_prefix = self.info.tokens_for(self.lang).ids(self.tokenizer)
+        except ValueError as exc:
+            raise CheckpointError(f"{loaded.path}: asking for '{self.lang}' needs a {exc}; the model "
+                                  f"directory is damaged") from None
+        config = self.info.model
+        self.pad_id, self.eos_id = config.pad_id, config.eos_id
         self.source_rules = self.info.normalize[self.info.source_lang]
         self.joiner = "" if self.lang in NO_SPACE_LANGS else " "
         self._pool: ThreadPoolExecutor | None = None  # native search workers, made on first use
@@ -154,7 +161,7 @@ class Translator:
         if self.loaded.ct2 is not None:  # CTranslate2 batches (and spreads over its threads) by itself
             max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in sources]
             return self.loaded.ct2.search(sources, max_lengths, options.beam_size, options.length_penalty,
-                                          options.nbest)
+                                          options.nbest, self.target_prefix)
         workers = self.loaded.search_workers
         budget = options.batch_tokens // max(1, options.beam_size)
         if workers > 1:  # enough batches for every worker
@@ -186,11 +193,12 @@ class Translator:
         from translate_cli.core.search import beam_search, greedy_search
 
         device = next(self.model.parameters()).device
-        source = pad_sequences(sources, suffix=EOS_ID).to(device)
+        source = pad_sequences(sources, suffix=self.eos_id, pad=self.pad_id).to(device)
         limits = torch.tensor(max_lengths)
         if options.beam_size == 1 and options.nbest == 1:
-            return [[h] for h in greedy_search(self.model, source, limits)]
-        return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest)
+            return [[h] for h in greedy_search(self.model, source, limits, prefix=self.target_prefix)]
+        return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest,
+                           prefix=self.target_prefix, length_norm=options.length_norm)
 
 
 def length_batches(sources: list[list[int]], budget: int) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ import torch
 
 from translate_cli.core import metrics, textio
 from translate_cli.core.checkpoint import LoadedModel
-from translate_cli.core.data import ParallelCorpus, collate, token_budget_batches
+from translate_cli.core.data import ParallelCorpus, TokenIds, collate, token_budget_batches
 from translate_cli.core.loss import loss_sum
 from translate_cli.core.search import DecodeOptions
 from translate_cli.core.translator import Translator
@@ -23,7 +23,7 @@ def dev_loss(model: torch.nn.Module, corpus: ParallelCorpus, batch_tokens: int, 
     total, tokens = 0.0, 0
     batches = token_budget_batches(corpus.source.lengths(), corpus.target.lengths(), batch_tokens, 0, 0, shuffle=False)
     for indices in batches:
-        batch = collate(corpus, indices).to(device)
+        batch = collate(corpus, indices, TokenIds.of(model.config)).to(device)
         total += float(loss_sum(model, batch, label_smoothing=0.0))
         tokens += batch.target_tokens
     return total / tokens
