@@ -8,11 +8,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, TextIO
 
-import torch
-
 from translate_cli import console
 from translate_cli.core import textio
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.translator import Translation, TranslationStats, Translator, load_for_translation
 
 CHUNK_LINES = 2000  # lines read, sorted and translated together; bounds memory on endless input
@@ -22,8 +20,6 @@ def run(model_dir: Path, *, input_path: Path | None = None, output_path: Path | 
         decode: dict | None = None, nbest: int = 1, nbest_format: str = "tsv", on_bad_utf8: str = "error",
         backend: str = "native", quantize: str = "none", threads: int | None = None) -> TranslationStats:
     """`decode` holds command-line decoding settings (None = the model's default)."""
-    if threads:
-        torch.set_num_threads(threads)
     if output_path is not None:
         textio.check_output_path(output_path)
     loaded = load_for_translation(model_dir, backend, quantize, threads)
