@@ -32,6 +32,12 @@ import time
 from pathlib import Path
 
 SEARCHES = {"greedy": 1, "beam5": 5}
+# CTranslate2 rows: (model folder, compute type, threads layout). "tcli" is tcli's rule (core/ct2_backend.py:
+# one translator per thread); "1xN" is one translator with N threads (tcli's layout before issue 15).
+CT2_SYSTEMS = {"ct2": ("fp32", "default", "tcli"), "ct2-1xN": ("fp32", "default", "1xN"),
+               "ct2-int8": ("int8", "int8", "tcli"), "ct2-int8-1xN": ("int8", "int8", "1xN"),
+               "ct2-int8f32": ("int8", "int8_float32", "tcli"),
+               "hf-ct2": ("hf-fp32", "default", "tcli"), "hf-ct2-int8": ("hf-int8", "int8", "tcli")}
 
 
 def translator_for(args: argparse.Namespace):
@@ -52,21 +58,27 @@ def source_batches(args: argparse.Namespace, beam: int) -> list[list[list[int]]]
     return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
 
 
-def hf_model(model_dir: str):
-    """A MarianMTModel with the tcli model's dimensions and vocabulary, randomly initialised (no download)."""
+def hf_model(model_dir: str, marian_pad: bool = False):
+    """A MarianMTModel with the tcli model's dimensions and vocabulary, randomly initialised (no download).
+
+    marian_pad: one more row, the pad token last, as Marian models have it; CTranslate2's converter removes
+    that row, so the converted model has the tcli model's dimensions again."""
     import torch
     from transformers import MarianConfig, MarianMTModel
 
     from translate_cli.core.checkpoint import read_info
 
     dims = read_info(Path(model_dir)).model
-    config = MarianConfig(vocab_size=dims.vocab_size, d_model=dims.d_model, encoder_layers=dims.encoder_layers,
+    vocab_size = dims.vocab_size + marian_pad
+    pad = dims.vocab_size if marian_pad else dims.pad_id
+    config = MarianConfig(vocab_size=vocab_size, d_model=dims.d_model, encoder_layers=dims.encoder_layers,
                           decoder_layers=dims.decoder_layers, encoder_attention_heads=dims.heads,
                           decoder_attention_heads=dims.heads, encoder_ffn_dim=dims.ff_dim, decoder_ffn_dim=dims.ff_dim,
-                          activation_function="relu", max_position_embeddings=1024, pad_token_id=dims.pad_id,
-                          eos_token_id=dims.eos_id, decoder_start_token_id=dims.bos_id, forced_eos_token_id=None,
+                          activation_function="relu", max_position_embeddings=1024, pad_token_id=pad,
+                          eos_token_id=dims.eos_id, decoder_start_token_id=pad if marian_pad else dims.bos_id,
+                          forced_eos_token_id=None,
                           scale_embedding=True, share_encoder_decoder_embeddings=True, tie_word_embeddings=True,
-                          decoder_vocab_size=dims.vocab_size)
+                          decoder_vocab_size=vocab_size)
     torch.manual_seed(0)
     return MarianMTModel(config).eval()
 
@@ -109,7 +121,7 @@ def make_runner(args: argparse.Namespace, beam: int):
             return [args.tokens] * len(batch), [args.tokens] * len(batch)
         return [int(len(ids) * 1.5) + 10 for ids in batch], [0] * len(batch)
 
-    if args.system in ("tcli", "tcli-int8"):
+    if args.system in ("tcli", "tcli-int8", "tcli-int8-torchao"):
         from translate_cli.core.checkpoint import load_model
         from translate_cli.core.quantize import quantize_int8
         from translate_cli.core.search import beam_search, greedy_search
@@ -117,6 +129,8 @@ def make_runner(args: argparse.Namespace, beam: int):
         model = load_model(args.model).model
         if args.system == "tcli-int8":
             model = quantize_int8(model)
+        elif args.system == "tcli-int8-torchao":
+            model = torchao_int8(model)
 
         def run(batches):
             outputs = []
@@ -130,28 +144,8 @@ def make_runner(args: argparse.Namespace, beam: int):
                                                                  norm)]
             return outputs
         return run
-    if args.system == "ct2":
-        import ctranslate2
-
-        from translate_cli.core.search import suppressed_ids
-
-        pieces = translator.tokenizer.pieces(range(translator.tokenizer.vocab_size))
-        forced = [pieces[i] for i in prefix]
-        ct2 = ctranslate2.Translator(args.ct2, device="cpu", inter_threads=1, intra_threads=args.threads)
-
-        def run(batches):
-            outputs = []
-            for batch in batches:
-                most, least = limits(batch)
-                tokens = [[pieces[i] for i in ids] + [pieces[config.eos_id]] for ids in batch]
-                results = ct2.translate_batch(tokens, beam_size=beam, max_decoding_length=max(most) + len(forced),
-                                              min_decoding_length=max(least) + len(forced), length_penalty=penalty,
-                                              target_prefix=[forced] * len(batch) if forced else None,
-                                              suppress_sequences=[[pieces[i]] for i in suppressed_ids(config)],
-                                              max_batch_size=len(batch))
-                outputs += [r.hypotheses[0][len(forced):] for r in results]
-            return outputs
-        return run
+    if args.system in CT2_SYSTEMS:
+        return ct2_runner(args, beam, limits, translator, penalty)
     model = hf_model(args.model) if not args.hf_folder else hf_pretrained(args.hf_folder)
     forced = {"forced_bos_token_id": prefix[0]} if prefix else {}
     skip = {model.config.eos_token_id, model.config.pad_token_id, *prefix}
@@ -180,6 +174,90 @@ def hf_pretrained(folder: str):
 
     logging.getLogger("transformers").setLevel(logging.ERROR)
     return AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+
+
+def ct2_runner(args: argparse.Namespace, beam: int, limits, translator, penalty: float):
+    """All sentences in one asynchronous translate_batch call per length limit, as tcli's backend does
+    (with its forced target prefix and suppressed tokens)."""
+    import ctranslate2
+
+    from translate_cli.core.ct2_backend import CT2Threads, batch_size, threads_for
+    from translate_cli.core.model_config import suppressed_ids
+
+    kind, compute_type, layout = CT2_SYSTEMS[args.system]
+    config, tokenizer = translator.info.model, translator.tokenizer
+    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
+    forced = [pieces[i] for i in translator.target_prefix]
+    suppress = [[pieces[i]] for i in suppressed_ids(config)]
+    threads = threads_for(args.threads) if layout == "tcli" else CT2Threads(1, args.threads)
+    ct2 = ctranslate2.Translator(str(Path(args.ct2) / kind), device="cpu", compute_type=compute_type,
+                                 inter_threads=threads.inter_threads, intra_threads=threads.intra_threads)
+
+    def run(batches):
+        flat = [ids for batch in batches for ids in batch]
+        most, least = limits(flat)
+        groups: dict[tuple, list[int]] = {}
+        for index, key in enumerate(zip(most, least)):
+            groups.setdefault(key, []).append(index)
+        size = batch_size(len(flat), threads.inter_threads) if layout == "tcli" else 64
+        pending = []
+        for (limit, minimum), indices in groups.items():
+            tokens = [[pieces[i] for i in flat[index]] + [pieces[config.eos_id]] for index in indices]
+            pending.append(ct2.translate_batch(tokens, beam_size=beam, max_decoding_length=limit + len(forced),
+                                               min_decoding_length=minimum + len(forced), length_penalty=penalty,
+                                               target_prefix=[forced] * len(indices) if forced else None,
+                                               suppress_sequences=suppress, max_batch_size=size, asynchronous=True))
+        return [found.result().hypotheses[0][len(forced):] for results in pending for found in results]
+    return run
+
+
+def torchao_int8(model):
+    """int8 weights and dynamically quantized int8 activations through torchao (the successor of
+    torch.ao.quantization.quantize_dynamic), with the tied output projection copied as quantize_int8 does."""
+    from torch import nn
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    config = model.config
+    projection = nn.Linear(config.d_model, config.vocab_size, bias=False)
+    projection.weight = nn.Parameter(model.embedding.weight.detach().clone())
+    model.output_projection = projection
+    quantize_(model.eval(), Int8DynamicActivationInt8WeightConfig())
+    return model
+
+
+def export_ct2_models(model: str, folder: Path, systems: list[str]) -> None:
+    """tcli's exports (fp32, int8) and, for hf-ct2 rows, the HF peer converted by CTranslate2's own converter."""
+    kinds = {CT2_SYSTEMS[s][0] for s in systems if s in CT2_SYSTEMS}
+    for kind, option in (("fp32", "none"), ("int8", "int8")):
+        if kind in kinds:
+            subprocess.run([sys.executable, "-m", "translate_cli", "export", model, "-o", str(folder / kind),
+                            "--quantization", option], check=True)
+    if kinds & {"hf-fp32", "hf-int8"}:
+        import ctranslate2
+
+        hf_dir = folder / "hf"
+        hf_model(model, marian_pad=True).save_pretrained(hf_dir)
+        marian_tokenizer(model, hf_dir)
+        for kind, quantization in (("hf-fp32", None), ("hf-int8", "int8")):
+            if kind in kinds:
+                ctranslate2.converters.TransformersConverter(str(hf_dir)).convert(str(folder / kind),
+                                                                                 quantization=quantization)
+
+
+def marian_tokenizer(model: str, folder: Path) -> None:
+    """A MarianTokenizer over tcli's SentencePiece model and pieces, in tcli's id order, so the converted
+    model's vocabulary is the same as the export's (CTranslate2's converter reads it from the tokenizer).
+    tcli's <pad> (id 0, never in an input) is renamed: Marian's <pad> is the extra last row."""
+    from transformers import MarianTokenizer
+
+    from translate_cli.core.tokenizer import SentencePieceTokenizer
+
+    spm_path = Path(model) / "spm.model"
+    tokenizer = SentencePieceTokenizer(spm_path)
+    vocab = {piece: i for i, piece in enumerate(tokenizer.pieces(range(tokenizer.vocab_size))) if i}
+    vocab.update({"<tcli-pad>": 0, "<pad>": tokenizer.vocab_size})
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    MarianTokenizer(str(spm_path), str(spm_path), str(folder / "vocab.json")).save_pretrained(folder)
 
 
 def spawn(args: argparse.Namespace, system: str, search: str, mode: str, ct2_dir: str | None) -> dict:
@@ -227,9 +305,9 @@ def main() -> None:
     systems = args.systems.split(",")
     with tempfile.TemporaryDirectory() as scratch:
         ct2_dir = None
-        if "ct2" in systems:
+        if any(system in CT2_SYSTEMS for system in systems):
             ct2_dir = str(Path(scratch) / "ct2")
-            subprocess.run([sys.executable, "-m", "translate_cli", "export", args.model, "-o", ct2_dir], check=True)
+            export_ct2_models(args.model, Path(ct2_dir), systems)
         plan = [(system, search, mode) for mode in args.modes.split(",") for search in args.searches.split(",")
                 for system in systems]
         best: dict[tuple, dict] = {}

@@ -65,3 +65,22 @@ def test_steps_import_no_other_step_and_only_steps_and_cli_print():
 def test_help_does_not_import_torch():
     code = "import sys, translate_cli.cli; assert 'torch' not in sys.modules, 'torch imported at CLI start-up'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# What `tcli translate EXPORT --backend ctranslate2` imports: none of it may import torch at module level.
+TORCH_FREE = ("cli", "steps/translate", "core/translator", "core/ct2_backend", "core/checkpoint", "core/decoding",
+              "core/model_config", "core/data", "core/tokenizer", "core/text", "core/textio", "errors", "console")
+
+
+def test_the_ctranslate2_path_imports_no_torch_at_module_level():
+    for name in TORCH_FREE:
+        path = PACKAGE / f"{name}.py"
+        top_level = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # not inside functions or TYPE_CHECKING
+            if isinstance(node, ast.Import):
+                top_level.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                top_level.add(node.module)
+        heavy = [m for m in top_level if m.split(".")[0] in ("torch", "safetensors")
+                 or m in ("translate_cli.core.model", "translate_cli.core.search", "translate_cli.core.export_ct2")]
+        assert not heavy, f"{name}.py imports {heavy} at module level; import it inside the function that needs it"

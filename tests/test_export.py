@@ -4,7 +4,8 @@ import torch
 
 from conftest import run_cli
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.export_ct2 import export, load_ct2
+from translate_cli.core.ct2_backend import load_ct2
+from translate_cli.core.export_ct2 import export
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID
 
 
@@ -45,3 +46,53 @@ def test_export_and_backend_errors(single_model_dir, tmp_path):
     assert (occupied / "notes.txt").read_text() == "mine"
     wrong = run_cli("translate", str(single_model_dir), "--backend", "ctranslate2", stdin="hi\n")
     assert wrong.exit_code == 2 and "tcli export" in wrong.stderr
+
+
+def test_translating_with_the_ctranslate2_backend_never_imports_torch(single_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    folder = export(load_model(single_model_dir), tmp_path / "ct2", "int8")
+    runner = ("import sys\n"
+              "from translate_cli.cli import app\n"
+              "try:\n"
+              "    app(sys.argv[1:])\n"
+              "except SystemExit as stop:\n"
+              "    print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
+              "    raise\n")
+    for backend, expected in (("ctranslate2", "no torch"), ("native", "torch imported")):
+        model = folder if backend == "ctranslate2" else single_model_dir
+        done = subprocess.run([sys.executable, "-c", runner, "translate", str(model), "--backend", backend],
+                              input="Where is the station?\nHello.\n", text=True, capture_output=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.split("\n")) == 3 and done.stderr.strip().endswith(expected), (backend, done.stderr)
+
+
+def test_export_check_records_the_score_change_of_quantization(single_model_dir, tmp_path):
+    import json
+
+    source, reference = tmp_path / "dev.en", tmp_path / "dev.ja"
+    source.write_text("Where is the station?\nI like tennis very much.\n\nHello.\n", encoding="utf-8")
+    reference.write_text("駅はどこですか。\nテニスが大好きです。\n\nこんにちは。\n", encoding="utf-8")
+    folder = tmp_path / "int8"
+    made = run_cli("export", str(single_model_dir), "-o", str(folder), "--quantization", "int8",
+                   "--check-with", str(source), str(reference))
+    assert made.exit_code == 0, made.output
+    check = json.loads((folder / "tcli-ctranslate2.json").read_text(encoding="utf-8"))["check"]
+    assert check["lines"] == 4 and check["lang"] == "ja"
+    for metric in ("bleu", "chrf"):
+        assert abs(check[f"{metric}_change"] - (check["export"][metric] - check["model"][metric])) < 0.011
+    assert "change" in made.stdout
+
+
+def test_export_check_refuses_a_misaligned_dev_set_before_exporting(single_model_dir, tmp_path):
+    source, reference = tmp_path / "dev.en", tmp_path / "dev.ja"
+    source.write_text("one\ntwo\n", encoding="utf-8")
+    reference.write_text("一\n", encoding="utf-8")
+    refused = run_cli("export", str(single_model_dir), "-o", str(tmp_path / "out"), "--check-with", str(source),
+                      str(reference))
+    assert refused.exit_code == 2 and "line-aligned" in refused.stderr and "Traceback" not in refused.output
+    assert not (tmp_path / "out").exists()
+    missing = run_cli("export", str(single_model_dir), "-o", str(tmp_path / "out"), "--check-with",
+                      str(tmp_path / "nope.en"), str(reference))
+    assert missing.exit_code == 2 and "nope.en" in missing.stderr and not (tmp_path / "out").exists()

@@ -134,7 +134,8 @@ def test_imported_model_works_through_the_cli(hf_models, tmp_path):
 @pytest.mark.parametrize("kind", [pytest.param("marian", marks=pytest.mark.xfail(strict=True, reason=FIXTURE_TOO_WEAK)),
                                   "nllb"])
 def test_ctranslate2_export_of_an_imported_model(hf_models, kind, tmp_path):
-    from translate_cli.core.export_ct2 import export, load_ct2
+    from translate_cli.core.ct2_backend import load_ct2
+    from translate_cli.core.export_ct2 import export
 
     loaded = load_model(hf_models.imported(kind))
     exported = load_ct2(export(loaded, tmp_path / "ct2"))

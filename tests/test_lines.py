@@ -77,3 +77,19 @@ def test_invalid_utf8_input_is_an_error_or_replaced(single_model_dir, tmp_path):
     replaced = run_cli("translate", str(single_model_dir), str(source), "--on-bad-utf8", "replace", "-b", "1")
     assert replaced.exit_code == 0 and len(replaced.stdout.split("\n")) - 1 == 2
     assert "replaced" in replaced.stderr
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINE, max_size=12), chunk=st.integers(1, 7), beam=st.sampled_from([1, 2]))
+def test_several_search_workers_keep_lines_order_and_translations(single_model_dir, lines, chunk, beam):
+    """Batches searched side by side give the translations of the same batches searched one by one."""
+    loaded = load_model(single_model_dir)
+    options = DecodeOptions(beam_size=beam, max_len_b=3, max_len_a=0.2, batch_tokens=16)  # small batches
+    texts = []
+    for workers in (3, 1):
+        loaded.search_workers = workers
+        sink = io.StringIO()
+        stats = translate_stream(Translator(loaded), iter(lines), sink, options, chunk_lines=chunk)
+        texts.append(sink.getvalue())
+        assert len(texts[-1].split("\n")) - 1 == len(lines) == stats.lines
+    assert texts[0] == texts[1]

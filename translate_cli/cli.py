@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import typer
 
@@ -99,8 +99,11 @@ PenaltyOpt = typer.Option(None, "--length-penalty", min=0.0, help="length penalt
                           "imported models: Hugging Face's score / length**alpha)")
 MaxLenAOpt = typer.Option(None, "--max-len-a", min=0.0, help="output limit: a * source tokens + b")
 MaxLenBOpt = typer.Option(None, "--max-len-b", min=1, help="output limit: a * source tokens + b")
-BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x beams per batch")
+BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x beams per batch (native backend; "
+                        "CTranslate2 takes batches of up to 64 sentences)")
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for PyTorch")
+SearchThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores), each searching "
+                                "its own batches (both backends)")
 ToOpt = typer.Option(None, "--to", help="target language (for a model trained on several)")
 SplitOpt = typer.Option(None, "--split", help="sentences: translate each sentence of a line on its own and join "
                         "the translations; none: whole lines. Default: the model's decode.split (sentences)")
@@ -113,7 +116,7 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               output: Optional[Path] = typer.Option(None, "--output", "-o", help="output file; default stdout"),
               to: Optional[str] = ToOpt, beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
               max_len_a: Optional[float] = MaxLenAOpt, max_len_b: Optional[int] = MaxLenBOpt,
-              batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt,
+              batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = SearchThreadsOpt,
               nbest: int = typer.Option(1, "--nbest", min=1, help="write the N best hypotheses with scores"),
               nbest_format: NbestFormat = typer.Option(NbestFormat.tsv, help="with --nbest: tsv (line, rank, score, "
                                                        "text) or jsonl"),
@@ -213,12 +216,16 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
 def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
            output: Path = typer.Option(..., "--output", "-o", help="folder to write the exported model to"),
            format: ExportFormat = typer.Option(ExportFormat.ctranslate2, "--format", help="export format"),
-           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export")
-           ) -> None:
+           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export"),
+           check_with: Optional[Tuple[Path, Path]] = typer.Option(
+               None, "--check-with", metavar="SRC REF", help="translate SRC with the model and with the export, "
+               "score both against REF, and record the BLEU/chrF change in the export's JSON"),
+           to: Optional[str] = ToOpt, threads: Optional[int] = SearchThreadsOpt) -> None:
     """Export a model for another inference engine (CTranslate2)."""
     from translate_cli.steps import export as step
 
-    step.run(model_dir, output=output, format=format.value, quantization=quantization.value)
+    step.run(model_dir, output=output, format=format.value, quantization=quantization.value,
+             check_with=check_with if check_with and check_with[0] is not None else None, lang=to, threads=threads)
 
 
 @app.command()
@@ -284,7 +291,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
           port: int = typer.Option(5000, "--port", min=0, max=65535, help="TCP port (0: any free port)"),
           backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export"),
           quantize: Quantization = typer.Option(Quantization.none, "--quantize", help="native backend: int8 weights"),
-          threads: Optional[int] = ThreadsOpt, beam_size: Optional[int] = BeamOpt,
+          threads: Optional[int] = SearchThreadsOpt, beam_size: Optional[int] = BeamOpt,
           length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,
           max_len_b: Optional[int] = MaxLenBOpt, batch_tokens: Optional[int] = BatchOpt,
           split: Optional[Split] = SplitOpt,

@@ -13,19 +13,20 @@ import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
-from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.model_config import ModelConfig
 from translate_cli.core.textio import fsync_dir
 from translate_cli.core.text import Normalization
 from translate_cli.core.tokenizer import (SentencePieceTokenizer, Tokenizer, lang_tag, load_tokenizer,
                                           tokenizer_files)
 from translate_cli.errors import CheckpointError, reason
+
+if TYPE_CHECKING:  # torch is imported only where weights are read or written: reading model.json needs none
+    import torch
+
+    from translate_cli.core.model import Seq2SeqTransformer
 
 FORMAT = "tcli-model"
 VERSION = 3  # 2: max_source_tokens moved into "model"; 3: architecture switches, tokenizer kind, lang_tokens
@@ -123,6 +124,7 @@ class LoadedModel:
     tokenizer: Tokenizer
     path: Path
     ct2: object | None = None
+    search_workers: int = 1  # native backend: threads that search batches side by side (core/translator.py)
 
 
 def sha256_file(path: Path) -> str:
@@ -201,6 +203,8 @@ def _tokenizer_paths(tokenizer: Tokenizer | Path) -> list[Path]:
 def write_model_files(folder: Path, info: ModelInfo, model: Seq2SeqTransformer, tokenizer: Tokenizer | Path) -> None:
     """Write model.json, the weights and the tokenizer's files into an existing folder (used inside
     write_dir_atomically). `tokenizer` may be the path of a joint SentencePiece model (spm.model)."""
+    from safetensors.torch import save_file
+
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     save_file(weights, str(folder / WEIGHTS), metadata={"format": FORMAT})
     paths = _tokenizer_paths(tokenizer)
@@ -250,6 +254,9 @@ def load_weights(folder: Path, info: ModelInfo | None = None) -> dict[str, torch
     """The state dict of a model directory, checked against model.json's checksum; safetensors only."""
     folder = readable_dir(folder)
     info = info or read_info(folder)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     path = _check_file(folder, WEIGHTS, info.sha256.get(WEIGHTS))
     try:
         return load_file(str(path))
@@ -280,6 +287,8 @@ def load_model_tokenizer(folder: Path, info: ModelInfo) -> Tokenizer:
 
 def load_model(folder: Path | str, device: str = "cpu") -> LoadedModel:
     """Rebuild a model from its directory alone: JSON metadata, safetensors weights, tokenizer files."""
+    from translate_cli.core.model import Seq2SeqTransformer
+
     folder = readable_dir(folder)
     info = read_info(folder)
     tokenizer = load_model_tokenizer(folder, info)

@@ -12,12 +12,14 @@ import mmap
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import torch
 
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+if TYPE_CHECKING:  # imported where tensors are made: length batching (translating via CTranslate2) needs none
+    import torch
 
 
 def _with_suffix(path: Path, suffix: str) -> Path:
@@ -153,6 +155,8 @@ def token_budget_batches(source_lengths: np.ndarray, target_lengths: np.ndarray,
 def pad_sequences(sequences: Iterable[np.ndarray | list[int]], prefix: int | None = None,
                   suffix: int | None = None, pad: int = PAD_ID) -> torch.Tensor:
     """Right-padded (B, T) int64 tensor, with an optional id before and after every sequence."""
+    import torch
+
     sequences = [np.asarray(ids, dtype=np.int64) for ids in sequences]
     begin = 0 if prefix is None else 1
     width = max((len(ids) for ids in sequences), default=0) + begin + (suffix is not None)

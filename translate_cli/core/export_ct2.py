@@ -1,4 +1,4 @@
-"""Export a tcli model to CTranslate2 through its Python specification API, and translate with it.
+"""Export a tcli model to CTranslate2 through its Python specification API (core/ct2_backend.py translates).
 
 The tcli transformer maps one to one onto CTranslate2's TransformerSpec: fused QKV self-attention,
 query + fused KV cross-attention, the feed-forward activation, pre-norm with final layer norms (or
@@ -18,23 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from translate_cli.core.checkpoint import (MODEL_JSON, LoadedModel, load_model_tokenizer, read_info,
-                                          write_dir_atomically)
-from translate_cli.core.model import ModelConfig, Seq2SeqTransformer, position_table
-from translate_cli.core.search import Hypothesis, suppressed_ids
+from translate_cli.core.checkpoint import MODEL_JSON, LoadedModel, write_dir_atomically
+from translate_cli.core.ct2_backend import CT2_MARKER, import_ctranslate2
+from translate_cli.core.model import Seq2SeqTransformer, position_table
 from translate_cli.core.tokenizer import tokenizer_files
-from translate_cli.errors import CheckpointError, TcliError
 
-CT2_MARKER = "tcli-ctranslate2.json"
 MAX_POSITIONS = 1024
-
-
-def import_ctranslate2():
-    try:
-        import ctranslate2
-    except ImportError:
-        raise TcliError("the CTranslate2 backend needs the optional extra: pip install -e \".[ct2]\"") from None
-    return ctranslate2
 
 
 def _array(tensor: torch.Tensor) -> np.ndarray:
@@ -120,61 +109,3 @@ def export(loaded: LoadedModel, output: Path, quantization: str | None = None) -
 
     write_dir_atomically(output, fill, CT2_MARKER)
     return output
-
-
-def is_ct2_export(folder: Path) -> bool:
-    return (Path(folder) / CT2_MARKER).is_file()
-
-
-class CT2Searcher:
-    """Runs search through a CTranslate2 Translator on token ids, returning tcli Hypotheses."""
-
-    def __init__(self, folder: Path, pieces: list[str], config: ModelConfig, threads: int | None = None):
-        ctranslate2 = import_ctranslate2()
-        self.pieces, self.eos = pieces, pieces[config.eos_id]
-        self.index = {piece: i for i, piece in enumerate(pieces)}
-        # As the native search: suppressed tokens are never generated, and an empty output is allowed.
-        self.suppress = [[pieces[i]] for i in suppressed_ids(config)]
-        self.translator = ctranslate2.Translator(str(folder), device="cpu", inter_threads=1,
-                                                 intra_threads=threads or torch.get_num_threads())
-
-    def search(self, sources: list[list[int]], max_lengths: list[int], beam_size: int, length_penalty: float,
-               nbest: int, batch_size: int, prefix: list[int] = ()) -> list[list[Hypothesis]]:
-        """Sentences are grouped by their own output limit (CTranslate2 takes one per call), and an output
-        that reaches it is cut there, as the native search forces end-of-sentence at the limit. A forced
-        `prefix` (a target-language token) goes to CTranslate2 as a target prefix and is cut from the output."""
-        tokens = [[self.pieces[i] for i in ids] + [self.eos] for ids in sources]
-        forced = [self.pieces[i] for i in prefix]
-        groups: dict[int, list[int]] = {}
-        for index, limit in enumerate(max_lengths):
-            groups.setdefault(limit, []).append(index)
-        output: list[list[Hypothesis]] = [[] for _ in sources]
-        for limit, indices in groups.items():
-            results = self.translator.translate_batch(
-                [tokens[i] for i in indices], target_prefix=[forced] * len(indices) if forced else None,
-                beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
-                max_decoding_length=limit + 1 + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
-                max_batch_size=batch_size, batch_type="tokens")
-            for index, result in zip(indices, results):
-                output[index] = [Hypothesis([self.index[p] for p in hyp[len(forced):]][:limit], score, score)
-                                 for hyp, score in zip(result.hypotheses, result.scores)]
-        return output
-
-
-def load_ct2(folder: Path | str, threads: int | None = None) -> LoadedModel:
-    """A CTranslate2 export as a LoadedModel whose search runs in CTranslate2."""
-    folder = Path(folder)
-    info = read_info(folder)
-    if not is_ct2_export(folder):
-        raise TcliError(f"{folder}: not a CTranslate2 export; create one with "
-                        f"`tcli export MODEL_DIR --format ctranslate2 -o {folder}`")
-    try:
-        tokenizer = load_model_tokenizer(folder, info)
-    except CheckpointError as exc:
-        raise TcliError(f"{exc}; export the model again") from None
-    pieces = tokenizer.pieces(range(tokenizer.vocab_size))
-    try:
-        searcher = CT2Searcher(folder, pieces, info.model, threads)
-    except RuntimeError as exc:
-        raise TcliError(f"{folder}: CTranslate2 cannot load it ({exc})") from None
-    return LoadedModel(info, None, tokenizer, folder, ct2=searcher)

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from translate_cli.core.batcher import Batcher, BatchSettings
 from translate_cli.core.checkpoint import LoadedModel
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.translator import TranslationStats, Translator
 
 LANGUAGE_NAMES = {"en": "English", "ja": "Japanese", "hi": "Hindi", "zh": "Chinese", "de": "German",

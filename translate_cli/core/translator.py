@@ -10,15 +10,16 @@ then at word starts, translated, and joined again. Both are counted.
 
 from __future__ import annotations
 
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs, load_model
-from translate_cli.core.data import pad_sequences, token_budget_batches
-from translate_cli.core.search import DecodeOptions, Hypothesis, beam_search, greedy_search
+from translate_cli.core.data import token_budget_batches
+from translate_cli.core.decoding import DecodeOptions, Hypothesis
 from translate_cli.core.sentences import joiner, split_sentences
 from translate_cli.core.text import normalize, single_line
 from translate_cli.errors import CheckpointError, TcliError
@@ -52,15 +53,26 @@ class Translation:
 
 def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
                          threads: int | None = None) -> LoadedModel:
-    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export."""
+    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export.
+
+    torch is imported only for the native backend (core/ct2_backend.py never needs it). Threads (default:
+    every core) go to batches side by side, one torch thread each, as CTranslate2's do: on CPU this beat
+    threads inside each batch (docs/benchmarks.md, "Threads")."""
     if backend == "ctranslate2":
-        from translate_cli.core.export_ct2 import load_ct2
+        from translate_cli.core.ct2_backend import load_ct2
 
         if quantize != "none":
             raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
                             "exporting it (tcli export ... --quantization int8)")
         return load_ct2(model_dir, threads)
+    import torch
+
+    from translate_cli.core.ct2_backend import available_cores
+
+    workers = threads or available_cores()
+    torch.set_num_threads(1)
     loaded = load_model(model_dir)
+    loaded.search_workers = workers
     if quantize == "int8":
         from translate_cli.core.quantize import quantize_int8
 
@@ -97,6 +109,7 @@ class Translator:
         self.pad_id, self.eos_id = config.pad_id, config.eos_id
         self.source_rules = self.info.normalize[self.info.source_lang]
         self.joiner = joiner(self.lang)
+        self._pool: ThreadPoolExecutor | None = None  # native search workers, made on first use
         # Room for the language tag and EOS.
         self.piece_limit = self.info.model.max_source_tokens - len(self.prefix) - 1
 
@@ -155,7 +168,6 @@ class Translator:
         chunks.append(ids[start:])
         return chunks
 
-    @torch.inference_mode()
     def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
         stats = stats if stats is not None else TranslationStats()
         encoded = [self.encode_line(line, options.split) for line in lines]
@@ -193,21 +205,40 @@ class Translator:
 
     def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS), batched by length; results in input order."""
-        results: list[list[Hypothesis]] = [[] for _ in sources]
-        for batch in length_batches(sources, options.batch_tokens // max(1, options.beam_size)):
+        if self.loaded.ct2 is not None:  # CTranslate2 batches (and spreads over its threads) by itself
+            max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in sources]
+            return self.loaded.ct2.search(sources, max_lengths, options.beam_size, options.length_penalty,
+                                          options.nbest, self.target_prefix)
+        workers = self.loaded.search_workers
+        budget = options.batch_tokens // max(1, options.beam_size)
+        if workers > 1:  # enough batches for every worker
+            budget = min(budget, max(16, math.ceil(sum(len(ids) + 1 for ids in sources) / workers)))
+        batches = length_batches(sources, budget)
+
+        def search_batch(batch: np.ndarray) -> list[list[Hypothesis]]:
             batch_sources = [sources[i] for i in batch]
             max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
-            if self.loaded.ct2 is not None:
-                found = self.loaded.ct2.search(batch_sources, max_lengths, options.beam_size, options.length_penalty,
-                                               options.nbest, options.batch_tokens, self.target_prefix)
-            else:
-                found = self._native_search(batch_sources, max_lengths, options)
-            for index, hyps in zip(batch, found):
+            return self._native_search(batch_sources, max_lengths, options)
+
+        if workers > 1 and len(batches) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tcli-search")
+            found = list(self._pool.map(search_batch, batches))
+        else:
+            found = [search_batch(batch) for batch in batches]
+        results: list[list[Hypothesis]] = [[] for _ in sources]
+        for batch, hyps_of_batch in zip(batches, found):
+            for index, hyps in zip(batch, hyps_of_batch):
                 results[index] = hyps
         return results
 
     def _native_search(self, sources: list[list[int]], max_lengths: list[int],
                        options: DecodeOptions) -> list[list[Hypothesis]]:
+        import torch
+
+        from translate_cli.core.data import pad_sequences
+        from translate_cli.core.search import beam_search, greedy_search
+
         device = next(self.model.parameters()).device
         source = pad_sequences(sources, suffix=self.eos_id, pad=self.pad_id).to(device)
         limits = torch.tensor(max_lengths)

@@ -10,8 +10,6 @@ import importlib.util
 import ipaddress
 from pathlib import Path
 
-import torch
-
 from translate_cli import console
 from translate_cli.errors import TcliError
 
@@ -34,8 +32,6 @@ def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: 
     from translate_cli.core.service import TranslationService
     from translate_cli.core.translator import load_for_translation
 
-    if threads:
-        torch.set_num_threads(threads)
     loaded = load_for_translation(model_dir, backend, quantize, threads)
     options = loaded.info.decode.updated(nbest=1, **(decode or {}))
     service = TranslationService(loaded, options, BatchSettings(**_given(batching)), backend)

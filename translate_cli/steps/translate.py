@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
-import torch
-
 from translate_cli import console
 from translate_cli.core import columns, stream, textio
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.translator import Translation, TranslationStats, Translator, load_for_translation
 from translate_cli.errors import TcliError
 
@@ -32,8 +30,6 @@ def run(model_dir: Path, *, input_path: Path | None = None, output_path: Path | 
     if layout is not None and input_path is not None and on_bad_row == "error":  # fail before loading the model
         columns.check_rows(textio.iter_file(input_path, on_bad_utf8, allow_empty=True, allow_nul=True), layout,
                            str(input_path))
-    if threads:
-        torch.set_num_threads(threads)
     loaded = load_for_translation(model_dir, backend, quantize, threads)
     options = loaded.info.decode.updated(nbest=nbest, **(decode or {}))
     translator = Translator(loaded, lang)
