@@ -54,7 +54,7 @@ def source_batches(args: argparse.Namespace, beam: int) -> list[list[list[int]]]
     src, batch_tokens = args.src, args.batch_tokens
     translator = translator_for(args)
     lines = Path(src).read_text(encoding="utf-8").splitlines()
-    sources = [pieces[0] for pieces in map(translator.encode, lines) if pieces]
+    sources = [pieces[0] for pieces in (translator.encode(line, "none") for line in lines) if pieces]
     return [[sources[i] for i in batch] for batch in length_batches(sources, batch_tokens // beam)]
 
 

@@ -39,6 +39,21 @@ def test_translate_is_a_line_preserving_filter(trained, shared_data):
     assert all(outputs[i] for i in (0, 3, 4))
 
 
+def test_a_paragraph_is_translated_sentence_by_sentence(trained):
+    sentences = ["I like tennis.", "Where is the station?", "He is my friend."]
+    stdin = " ".join(sentences) + "\n" + "\n".join(sentences) + "\n"
+    result = tcli("translate", "runs/e2e/best", "-b", "1", cwd=trained, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    outputs = result.stdout.split("\n")[:-1]
+    assert len(outputs) == 4 and all(outputs)
+    assert "1 lines held several sentences (3 in all)" in result.stderr  # the splitter found all three
+    # Each sentence was translated on its own and the three joined with no space (Japanese).
+    assert outputs[0] == "".join(outputs[1:])
+    whole = tcli("translate", "runs/e2e/best", "-b", "1", "--split", "none", cwd=trained, stdin=stdin)
+    assert whole.returncode == 0 and len(whole.stdout.split("\n")[:-1]) == 4
+    assert "several sentences" not in whole.stderr
+
+
 def test_translate_and_evaluate_files_beat_an_untrained_model(trained):
     data = trained / "data" / "tanaka"
     result = tcli("translate", "runs/e2e/best", str(data / "test.en"), "-o", "hyp.ja", cwd=trained)

@@ -76,3 +76,11 @@ def test_language_consistency(tmp_path):
         config.load(write(tmp_path, "name: t\ntarget_langs: [ja]\ndata: {train: [{prefix: a, lang: hi}]}\n"))
     with pytest.raises(ConfigError, match="divisible"):
         config.load(write(tmp_path, BASE + "model: {d_model: 30, heads: 4}\n"))
+
+
+def test_decode_split_defaults_to_sentences_and_lists_its_choices(tmp_path):
+    assert config.load(write(tmp_path, BASE)).decode.split == "sentences"
+    assert config.load(write(tmp_path, BASE), ["decode.split=none"]).decode.split == "none"
+    with pytest.raises(ConfigError) as error:
+        config.load(write(tmp_path, BASE + "decode: {split: paragraphs}\n"))
+    assert "decode.split" in str(error.value) and "'sentences' or 'none'" in str(error.value)

@@ -1,8 +1,10 @@
 """Translation never loses, adds or reorders a line, whatever the input holds."""
 
+import functools
 import io
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,13 +17,25 @@ from translate_cli.steps.translate import translate_stream
 LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=60)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=st.lists(LINE, max_size=12), chunk=st.integers(1, 5))
-def test_random_unicode_lines_keep_count_and_order(single_model_dir, lines, chunk):
-    translator = Translator(load_model(single_model_dir))
+@functools.lru_cache(maxsize=2)
+def translator_of(model_dir) -> Translator:
+    return Translator(load_model(model_dir))
+
+
+# Lines of several sentences, with the punctuation, quotes and numbers that splitters look at.
+WORDS = st.sampled_from(["Dr.", "U.S.", "3.14", "1.", '"Stop."', "(yes.)", "etc.", "...", "Hello", "world", "?!", "。",
+                         "é", "\t", " ", "i.e.", "she", "said", "Then", "…"])
+SENTENCES = st.lists(WORDS, max_size=30).map(" ".join)
+
+
+@pytest.mark.parametrize("split", ["sentences", "none"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINE | SENTENCES, max_size=12), chunk=st.integers(1, 5))
+def test_random_unicode_lines_keep_count_and_order(single_model_dir, split, lines, chunk):
+    translator = translator_of(single_model_dir)
     sink = io.StringIO()
-    stats = translate_stream(translator, iter(lines), sink, DecodeOptions(beam_size=1, max_len_b=3, max_len_a=0.2),
-                             chunk_lines=chunk)
+    options = DecodeOptions(beam_size=1, max_len_b=3, max_len_a=0.2, split=split)
+    stats = translate_stream(translator, iter(lines), sink, options, chunk_lines=chunk)
     outputs = sink.getvalue().split("\n")
     assert outputs[-1] == "" and len(outputs) - 1 == len(lines) == stats.lines
     for line, output in zip(lines, outputs):
@@ -29,7 +43,8 @@ def test_random_unicode_lines_keep_count_and_order(single_model_dir, lines, chun
             assert output == ""  # empty and whitespace-only lines give empty lines
 
 
-def test_hard_inputs_through_the_cli(single_model_dir, tmp_path):
+@pytest.mark.parametrize("split", ["sentences", "none"])
+def test_hard_inputs_through_the_cli(single_model_dir, tmp_path, split):
     rng = random.Random(0)
     words = ["data", "model", "train", "the", "station", "is", "where", "time"]
     long_line = " ".join(rng.choice(words) for _ in range(20000))[:100_000]
@@ -38,12 +53,13 @@ def test_hard_inputs_through_the_cli(single_model_dir, tmp_path):
              "Where is the station?"]
     source = tmp_path / "in.txt"
     source.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-    result = run_cli("translate", str(single_model_dir), str(source), "-o", str(tmp_path / "out.txt"), "-b", "2")
+    result = run_cli("translate", str(single_model_dir), str(source), "-o", str(tmp_path / "out.txt"), "-b", "2",
+                     "--split", split)
     assert result.exit_code == 0, result.output
     outputs = (tmp_path / "out.txt").read_bytes().decode("utf-8").split("\n")
     assert len(outputs) - 1 == len(lines)
     assert outputs[:3] == ["", "", ""]
-    assert "1 lines longer than the model's limit were split" in result.stderr
+    assert "1 lines longer than the model's limit were cut" in result.stderr
     assert "NUL" in result.stderr
 
 

@@ -56,6 +56,9 @@ def test_translate_a_string_or_a_list_one_output_per_input_in_order(server, expe
                 {"Content-Type": "application/x-www-form-urlencoded"})
     assert form.json == {"translatedText": expected("Is this seat free?")}
     assert call(server, "POST", "/translate", {"q": []}).json["translatedText"] == []
+    # Like tcli translate, a line of two sentences is translated sentence by sentence (joined with no space: ja).
+    reply = call(server, "POST", "/translate", {"q": "I like green tea. It is raining.", "target": "ja"})
+    assert reply.json["translatedText"] == expected("I like green tea.") + expected("It is raining.")
 
 
 @pytest.mark.parametrize("beam_size", [1, 2])

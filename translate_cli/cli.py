@@ -30,6 +30,8 @@ Backend = Enum("Backend", {"native": "native", "ctranslate2": "ctranslate2"}, ty
 ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
 Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
 NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
+Split = Enum("Split", {"sentences": "sentences", "none": "none"}, type=str)
+BadRowChoice = Enum("BadRowChoice", {"error": "error", "skip-copy": "skip-copy"}, type=str)
 Significance = Enum("Significance", {"bs": "bs", "ar": "ar"}, type=str)
 
 
@@ -103,6 +105,8 @@ ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for PyTorc
 SearchThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores), each searching "
                                 "its own batches (both backends)")
 ToOpt = typer.Option(None, "--to", help="target language (for a model trained on several)")
+SplitOpt = typer.Option(None, "--split", help="sentences: translate each sentence of a line on its own and join "
+                        "the translations; none: whole lines. Default: the model's decode.split (sentences)")
 
 
 @app.command()
@@ -120,15 +124,24 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export "
                                               "(tcli export ... --format ctranslate2)"),
               quantize: Quantization = typer.Option(Quantization.none, "--quantize",
-                                                    help="native backend: int8 dynamic quantization of linear layers")) -> None:
+                                                    help="native backend: int8 dynamic quantization of linear layers"),
+              split: Optional[Split] = SplitOpt,
+              tsv_column: Optional[int] = typer.Option(None, "--tsv-column", min=1, help="translate column N (1 = "
+                                                       "first) of tab-separated rows; other columns pass through"),
+              jsonl_field: Optional[str] = typer.Option(None, "--jsonl-field", help="translate this string field of "
+                                                        "each JSON-object line; other fields pass through"),
+              on_bad_row: BadRowChoice = typer.Option(BadRowChoice.error, "--on-bad-row", help="with --tsv-column or "
+                                                      "--jsonl-field: error (stop, naming the line) or skip-copy (copy "
+                                                      "the row untranslated and count it)")) -> None:
     """Translate a file or stdin, one output line per input line."""
     from translate_cli.steps import translate as step
 
     step.run(model_dir, input_path=input_path, output_path=output, lang=to, nbest=nbest,
              decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b,
-                         batch_tokens=batch_tokens),
+                         batch_tokens=batch_tokens, split=split.value if split else None),
              nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value, backend=backend.value,
-             quantize=quantize.value, threads=threads)
+             quantize=quantize.value, threads=threads, tsv_column=tsv_column, jsonl_field=jsonl_field,
+             on_bad_row=on_bad_row.value)
 
 
 EVALUATE_HELP = (
@@ -179,7 +192,8 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
              markdown: Optional[Path] = typer.Option(None, "--markdown", metavar="FILE",
                                                      help="a Markdown table, e.g. $GITHUB_STEP_SUMMARY"),
              beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
-             batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt) -> None:
+             batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt,
+             split: Optional[Split] = SplitOpt) -> None:
     from translate_cli import config as config_module
     from translate_cli.steps import evaluate as step
 
@@ -191,7 +205,8 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
                       gates=dict(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse, alpha=alpha),
                       baseline=baseline, baseline_hyp=baseline_hyp, method=significance.value,
                       json_path=json_path, junit=junit, markdown=markdown,
-                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens))
+                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens,
+                                  split=split.value if split else None))
     if not passed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 
@@ -279,6 +294,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
           threads: Optional[int] = SearchThreadsOpt, beam_size: Optional[int] = BeamOpt,
           length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,
           max_len_b: Optional[int] = MaxLenBOpt, batch_tokens: Optional[int] = BatchOpt,
+          split: Optional[Split] = SplitOpt,
           batching: Optional[bool] = typer.Option(None, "--batching/--no-batching",
                                                   help="decode concurrent requests together (default on)"),
           batch_wait_ms: Optional[float] = typer.Option(None, "--batch-wait-ms", min=0.0,
@@ -301,7 +317,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
 
     step.run(model_dir, host=host, port=port, backend=backend.value, quantize=quantize.value, threads=threads,
              decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
-                         max_len_b=max_len_b, batch_tokens=batch_tokens),
+                         max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None),
              batching=dict(enabled=batching, wait_ms=batch_wait_ms, max_queue=max_queue),
              limits=dict(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
                          api_key=api_key or None, cors_origins=cors_origin or None),

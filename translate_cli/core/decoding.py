@@ -27,6 +27,8 @@ class DecodeOptions:
     max_len_b: Annotated[int, Ge(1)] = 10
     batch_tokens: Annotated[int, Ge(16)] = 6000  # source tokens x beams per batch
     nbest: Annotated[int, Ge(1)] = 1
+    # "sentences": translate each sentence of a line on its own and join the translations; "none": whole lines
+    split: Literal["sentences", "none"] = "sentences"
 
     @classmethod
     def from_record(cls, record: dict) -> "DecodeOptions":

@@ -1,7 +1,7 @@
 """What the server translates with: one model, its target languages, decode settings and the batcher.
 
 Every string of every request becomes one or more lines (a string with line breaks is translated line
-by line, like `tcli translate`, and joined again), all lines go through the batcher, and each request
+by line, like `tcli translate`, and joined again; each line split into sentences as options.split says), all lines go through the batcher, and each request
 gets exactly one output per string, in order; empty strings and empty lines stay empty.
 """
 
@@ -38,7 +38,7 @@ class TranslationService:
 
     def _weigh(self, item: Line) -> int:
         lang, line = item
-        return sum(len(ids) + 1 for ids in self.translators[lang].encode(line))  # + EOS
+        return sum(len(ids) + 1 for ids in self.translators[lang].encode(line, self.options.split))  # + EOS
 
     def _run(self, items: list[Line]) -> list[str]:
         """Worker thread: one Translator.translate call per target language present."""

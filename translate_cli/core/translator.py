@@ -1,8 +1,11 @@
-"""Lines in, lines out: normalise, encode, batch by length, search, decode, restore input order.
+"""Lines in, lines out: split into sentences, normalise, encode, batch by length, search, decode, join, restore
+input order.
 
 Exactly one output for every input line, in order. An empty (or whitespace-only) line gives an empty
-output without touching the model; a line longer than the model's source limit is split into pieces
-that fit, translated, and joined again (and counted).
+output without touching the model. With split="sentences" each sentence of a line is translated on its
+own and the translations are joined by the target's convention (no space for Japanese); with "none" the
+line is translated whole. A piece longer than the model's source limit is cut, at sentence ends first and
+then at word starts, translated, and joined again. Both are counted.
 """
 
 from __future__ import annotations
@@ -17,19 +20,28 @@ import numpy as np
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs, load_model
 from translate_cli.core.data import token_budget_batches
 from translate_cli.core.decoding import DecodeOptions, Hypothesis
+from translate_cli.core.sentences import joiner, split_sentences
 from translate_cli.core.text import normalize, single_line
 from translate_cli.errors import CheckpointError, TcliError
-
-NO_SPACE_LANGS = {"ja", "zh", "th"}
 
 
 @dataclass
 class TranslationStats:
     lines: int = 0
     empty: int = 0
-    split_lines: int = 0  # inputs longer than the model's limit, translated in pieces
+    sentence_lines: int = 0  # lines of two or more sentences, each translated on its own
+    sentences_in_them: int = 0  # how many sentences those lines held
+    cut_lines: int = 0  # lines with a piece longer than the model's limit, cut and translated in parts
+    joined_lines: int = 0  # lines whose output joins two or more translated pieces (no n-best alternatives)
     source_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass
+class EncodedLine:
+    pieces: list[list[int]]  # model inputs, in order; their translations are joined into the line's output
+    sentences: int = 0  # sentences found (split="sentences"), 0 when not split
+    cut: bool = False  # True when a piece had to be cut at the model's length limit
 
 
 @dataclass
@@ -96,20 +108,49 @@ class Translator:
         config = self.info.model
         self.pad_id, self.eos_id = config.pad_id, config.eos_id
         self.source_rules = self.info.normalize[self.info.source_lang]
-        self.joiner = "" if self.lang in NO_SPACE_LANGS else " "
+        self.joiner = joiner(self.lang)
         self._pool: ThreadPoolExecutor | None = None  # native search workers, made on first use
         # Room for the language tag and EOS.
         self.piece_limit = self.info.model.max_source_tokens - len(self.prefix) - 1
 
-    def encode(self, line: str) -> list[list[int]]:
+    def encode(self, line: str, split: str = "sentences") -> list[list[int]]:
         """One source line -> model inputs (one per piece; none for an empty line)."""
-        text = normalize(line, self.source_rules)
-        if not text:
-            return []
-        ids = self.tokenizer.encode(text)
-        return [self.prefix + chunk for chunk in self._split(ids)]
+        return self.encode_line(line, split).pieces
 
-    def _split(self, ids: list[int]) -> list[list[int]]:
+    def encode_line(self, line: str, split: str = "sentences") -> EncodedLine:
+        """One source line -> its pieces: its sentences (split="sentences") or the whole line ("none"), each
+        cut at word starts where over the model's limit. A whole line over the limit is cut at sentence
+        ends first."""
+        if split == "none":
+            whole = self._ids(line)
+            if len(whole) <= self.piece_limit:  # the common case: the splitter is not even called
+                return EncodedLine([self.prefix + whole] if whole else [])
+            groups = self._pack(self._sentence_ids(line))
+            return EncodedLine([self.prefix + part for ids in groups for part in self._cut(ids)], cut=True)
+        sentences = self._sentence_ids(line)
+        parts = [self._cut(ids) for ids in sentences]
+        return EncodedLine([self.prefix + part for cut in parts for part in cut], len(sentences),
+                           any(len(cut) > 1 for cut in parts))
+
+    def _sentence_ids(self, line: str) -> list[list[int]]:
+        return [ids for sentence in split_sentences(line, self.info.source_lang) if (ids := self._ids(sentence))]
+
+    def _ids(self, text: str) -> list[int]:
+        text = normalize(text, self.source_rules)
+        return self.tokenizer.encode(text) if text else []
+
+    def _pack(self, sentences: list[list[int]]) -> list[list[int]]:
+        """Consecutive sentences packed into as few groups within the limit as order allows (a sentence over
+        the limit stays alone, to be cut at word starts)."""
+        groups: list[list[int]] = []
+        for ids in sentences:
+            if groups and len(groups[-1]) + len(ids) <= self.piece_limit:
+                groups[-1] = groups[-1] + ids
+            else:
+                groups.append(list(ids))
+        return groups
+
+    def _cut(self, ids: list[int]) -> list[list[int]]:
         """Cut at word starts (pieces beginning with '▁') where possible, never above the limit."""
         limit = self.piece_limit
         if len(ids) <= limit:
@@ -129,23 +170,29 @@ class Translator:
 
     def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
         stats = stats if stats is not None else TranslationStats()
-        encoded = [self.encode(line) for line in lines]
-        flat = [(line_index, ids) for line_index, pieces in enumerate(encoded) for ids in pieces]
+        encoded = [self.encode_line(line, options.split) for line in lines]
+        flat = [(line_index, ids) for line_index, line in enumerate(encoded) for ids in line.pieces]
         results = self.search([ids for _, ids in flat], options)
         per_line: list[list[list[Hypothesis]]] = [[] for _ in lines]
         for (line_index, _), hyps in zip(flat, results):
             per_line[line_index].append(hyps)
         stats.lines += len(lines)
-        stats.empty += sum(1 for pieces in encoded if not pieces)
-        stats.split_lines += sum(1 for pieces in encoded if len(pieces) > 1)
+        stats.empty += sum(1 for line in encoded if not line.pieces)
+        stats.sentence_lines += sum(1 for line in encoded if line.sentences > 1)
+        stats.sentences_in_them += sum(line.sentences for line in encoded if line.sentences > 1)
+        stats.cut_lines += sum(1 for line in encoded if line.cut)
+        stats.joined_lines += sum(1 for line in encoded if len(line.pieces) > 1)
         stats.source_tokens += sum(len(ids) for _, ids in flat)
         stats.output_tokens += sum(len(hyps[0].tokens) for hyps in results)
         return [self._join(pieces) for pieces in per_line]
 
     def _join(self, pieces: list[list[Hypothesis]]) -> Translation:
+        """The best translation of each piece, joined. Only a line of one piece has n-best alternatives: the
+        k-th best of separate sentences do not make a k-th best line."""
         if not pieces:
             return Translation("", 0.0)
-        text = self.joiner.join(self._text(hyps[0].tokens) for hyps in pieces)
+        # A piece the model translated to nothing adds no joiner (no double spaces).
+        text = self.joiner.join(part for hyps in pieces if (part := self._text(hyps[0].tokens)))
         score = sum(hyps[0].score for hyps in pieces)
         alternatives = []
         if len(pieces) == 1:
