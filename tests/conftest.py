@@ -77,6 +77,17 @@ def tcli():
     return run_tcli
 
 
+def one_line_error(result, *fragments: str) -> str:
+    """A bad-input result: exit code 2 and exactly one line on stderr holding every fragment."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
 def run_cli(*args: str, stdin: str | None = None):
     """Run tcli in-process; returns typer's Result (exit_code, stdout, stderr)."""
     from typer.testing import CliRunner

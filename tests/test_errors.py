@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import one_line_error, run_cli
 
 CONFIG = """\
 # errors test config: tcli prepare c.yaml
@@ -30,16 +30,6 @@ def project(tmp_path: Path, en: bytes | str = GOOD_EN, ja: bytes | str = GOOD_JA
     config.write_text(CONFIG.format(root=tmp_path / "data") + extra + f"work_dir: {tmp_path / 'run'}\n"
                       f"data_dir: {tmp_path / 'run/data'}\n", encoding="utf-8")
     return config
-
-
-def one_line_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 @pytest.mark.parametrize("extra, fragments", [

@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from conftest import run_cli
-from test_errors import one_line_error
+from conftest import one_line_error, run_cli
 from test_safe_loading import booby_trap
 from translate_cli.core.checkpoint import load_model
 
