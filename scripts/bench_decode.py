@@ -34,6 +34,8 @@ from pathlib import Path
 SEARCHES = {"greedy": 1, "beam5": 5}
 # CTranslate2 rows: (model folder, compute type, threads layout). "tcli" is tcli's rule (core/ct2_backend.py:
 # one translator per thread); "1xN" is one translator with N threads (tcli's layout before issue 15).
+# A "-w" suffix (tcli-w, tcli-int8-w, hf-w) runs a PyTorch system with --threads workers of one thread each,
+# the layout of tcli's native backend; without it, one search with --threads torch threads.
 CT2_SYSTEMS = {"ct2": ("fp32", "default", "tcli"), "ct2-1xN": ("fp32", "default", "1xN"),
                "ct2-int8": ("int8", "int8", "tcli"), "ct2-int8-1xN": ("int8", "int8", "1xN"),
                "ct2-int8f32": ("int8", "int8_float32", "tcli"),
@@ -90,7 +92,7 @@ def run_worker(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     beam = SEARCHES[args.search]
     batches = source_batches(args, beam)
-    run = make_runner(args, beam)
+    run = workers_runner(args, beam) if args.system.endswith("-w") else make_runner(args, beam)
     run(batches[:2])  # warm-up: first-call allocations and kernels
     seconds = float("inf")
     for _ in range(args.repeat):  # best of --repeat passes: the least disturbed by other load
@@ -103,6 +105,28 @@ def run_worker(args: argparse.Namespace) -> dict:
             "generated_tokens": tokens, "seconds": round(seconds, 3), "sentences_per_s": round(sentences / seconds, 2),
             "tokens_per_s": round(tokens / seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def workers_runner(args: argparse.Namespace, beam: int):
+    """A PyTorch system as `tcli translate` runs the native backend: --threads workers, one torch thread each,
+    each searching its own batches, the batches cut so that every worker has one (core/translator.py)."""
+    import math
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from translate_cli.core.translator import length_batches
+
+    torch.set_num_threads(1)
+    inner = make_runner(argparse.Namespace(**{**vars(args), "system": args.system[:-2]}), beam)
+    pool = ThreadPoolExecutor(args.threads)
+
+    def run(batches):
+        flat = [ids for batch in batches for ids in batch]
+        budget = min(args.batch_tokens // beam, max(16, math.ceil(sum(len(ids) + 1 for ids in flat) / args.threads)))
+        split = [[flat[i] for i in batch] for batch in length_batches(flat, budget)]
+        return [out for outs in pool.map(lambda batch: inner([batch]), split) for out in outs]
+    return run
 
 
 def make_runner(args: argparse.Namespace, beam: int):
@@ -188,7 +212,9 @@ def ct2_runner(args: argparse.Namespace, beam: int, limits, translator, penalty:
     config, tokenizer = translator.info.model, translator.tokenizer
     pieces = tokenizer.pieces(range(tokenizer.vocab_size))
     forced = [pieces[i] for i in translator.target_prefix]
-    suppress = [[pieces[i]] for i in suppressed_ids(config)]
+    # The converted HF peer calls tcli's <pad> "<tcli-pad>" (see marian_tokenizer).
+    renamed = {config.pad_id: "<tcli-pad>"} if kind.startswith("hf-") else {}
+    suppress = [[renamed.get(i, pieces[i])] for i in suppressed_ids(config)]
     threads = threads_for(args.threads) if layout == "tcli" else CT2Threads(1, args.threads)
     ct2 = ctranslate2.Translator(str(Path(args.ct2) / kind), device="cpu", compute_type=compute_type,
                                  inter_threads=threads.inter_threads, intra_threads=threads.intra_threads)

@@ -48,24 +48,58 @@ def test_export_and_backend_errors(single_model_dir, tmp_path):
     assert wrong.exit_code == 2 and "tcli export" in wrong.stderr
 
 
-def test_translating_with_the_ctranslate2_backend_never_imports_torch(single_model_dir, tmp_path):
+TORCH_REPORTER = ("import sys\n"
+                  "from translate_cli.cli import app\n"
+                  "try:\n"
+                  "    app(sys.argv[1:])\n"
+                  "except SystemExit as stop:\n"
+                  "    print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
+                  "    raise\n")
+
+
+def translate_reporting_torch(*args: str) -> tuple[str, str]:
+    """`tcli translate ARGS` on two lines in a fresh interpreter: (stdout, stderr ending in whether torch was
+    imported)."""
     import subprocess
     import sys
 
+    done = subprocess.run([sys.executable, "-c", TORCH_REPORTER, "translate", *args],
+                          input="Where is the station?\nHello.\n", text=True, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.split("\n")) == 3, done.stdout
+    return done.stdout, done.stderr.strip()
+
+
+def test_translating_with_the_ctranslate2_backend_never_imports_torch(single_model_dir, tmp_path):
     folder = export(load_model(single_model_dir), tmp_path / "ct2", "int8")
-    runner = ("import sys\n"
-              "from translate_cli.cli import app\n"
-              "try:\n"
-              "    app(sys.argv[1:])\n"
-              "except SystemExit as stop:\n"
-              "    print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)\n"
-              "    raise\n")
-    for backend, expected in (("ctranslate2", "no torch"), ("native", "torch imported")):
-        model = folder if backend == "ctranslate2" else single_model_dir
-        done = subprocess.run([sys.executable, "-c", runner, "translate", str(model), "--backend", backend],
-                              input="Where is the station?\nHello.\n", text=True, capture_output=True, timeout=600)
-        assert done.returncode == 0, done.stderr
-        assert len(done.stdout.split("\n")) == 3 and done.stderr.strip().endswith(expected), (backend, done.stderr)
+    for backend, model, expected in (("ctranslate2", folder, "no torch"), ("auto", folder, "no torch"),
+                                     ("native", single_model_dir, "torch imported")):
+        _, stderr = translate_reporting_torch(str(model), "--backend", backend)
+        assert stderr.endswith(expected), (backend, stderr)
+
+
+def test_backend_auto_takes_the_export_in_the_model_directory_only_when_it_is_current(single_model_dir, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(single_model_dir, model)
+    native, stderr = translate_reporting_torch(str(model), "-b", "1")  # no export yet: auto is native
+    assert stderr.endswith("torch imported"), stderr
+    made = run_cli("export", str(model))  # no -o: into MODEL_DIR/ctranslate2
+    assert made.exit_code == 0, made.output
+    assert (model / "ctranslate2" / "tcli-ctranslate2.json").is_file()
+    auto, stderr = translate_reporting_torch(str(model), "-b", "1")
+    assert stderr.endswith("no torch"), stderr
+    explicit, _ = translate_reporting_torch(str(model / "ctranslate2"), "--backend", "ctranslate2", "-b", "1")
+    assert auto == explicit
+    _, stderr = translate_reporting_torch(str(model), "-b", "1", "--quantize", "int8")  # native int8 asked for
+    assert stderr.endswith("torch imported"), stderr
+    # An export made from other weights (its model.json differs) is never used in their place.
+    copy = model / "ctranslate2" / "model.json"
+    copy.write_text(copy.read_text(encoding="utf-8").replace('"sha256"', '"sha256" ', 1), encoding="utf-8")
+    stale, stderr = translate_reporting_torch(str(model), "-b", "1")
+    assert stale == native and stderr.endswith("torch imported")
+    assert "exported from other weights" in stderr and "tcli export" in stderr, stderr
 
 
 def test_export_check_records_the_score_change_of_quantization(single_model_dir, tmp_path):
@@ -96,3 +130,20 @@ def test_export_check_refuses_a_misaligned_dev_set_before_exporting(single_model
     missing = run_cli("export", str(single_model_dir), "-o", str(tmp_path / "out"), "--check-with",
                       str(tmp_path / "nope.en"), str(reference))
     assert missing.exit_code == 2 and "nope.en" in missing.stderr and not (tmp_path / "out").exists()
+
+
+def test_backend_auto_without_ctranslate2_installed_says_which_extra(single_model_dir, tmp_path, monkeypatch):
+    import importlib.util
+    import shutil
+
+    from translate_cli.core import ct2_backend
+
+    model = tmp_path / "model"
+    shutil.copytree(single_model_dir, model)
+    export(load_model(model), model / "ctranslate2")
+    assert ct2_backend.choose_backend(model, "auto") == ct2_backend.BackendChoice("ctranslate2", model / "ctranslate2")
+    assert ct2_backend.choose_backend(model, "native").backend == "native"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ctranslate2" else real(name, *a))
+    choice = ct2_backend.choose_backend(model, "auto")
+    assert choice.backend == "native" and choice.folder == model and ".[ct2]" in choice.note

@@ -26,7 +26,7 @@ EXIT_USER_ERROR, EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED = 2, 1, 130
 
 # Choices of the options below (str enums: Typer shows and checks them).
 BadUtf8 = Enum("BadUtf8", {"error": "error", "replace": "replace"}, type=str)
-Backend = Enum("Backend", {"native": "native", "ctranslate2": "ctranslate2"}, type=str)
+Backend = Enum("Backend", {"auto": "auto", "native": "native", "ctranslate2": "ctranslate2"}, type=str)
 ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
 Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
 NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
@@ -104,6 +104,9 @@ BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x be
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for PyTorch")
 SearchThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores), each searching "
                                 "its own batches (both backends)")
+BackendOpt = typer.Option(Backend.auto, help="auto: the CTranslate2 export in the model directory (tcli export "
+                          "MODEL_DIR) if there is one, else native PyTorch; native; or ctranslate2 (MODEL_DIR is an "
+                          "export)")
 ToOpt = typer.Option(None, "--to", help="target language (for a model trained on several)")
 SplitOpt = typer.Option(None, "--split", help="sentences: translate each sentence of a line on its own and join "
                         "the translations; none: whole lines. Default: the model's decode.split (sentences)")
@@ -121,8 +124,7 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               nbest_format: NbestFormat = typer.Option(NbestFormat.tsv, help="with --nbest: tsv (line, rank, score, "
                                                        "text) or jsonl"),
               on_bad_utf8: BadUtf8 = typer.Option(BadUtf8.error, help="error or replace invalid UTF-8 input"),
-              backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export "
-                                              "(tcli export ... --format ctranslate2)"),
+              backend: Backend = BackendOpt,
               quantize: Quantization = typer.Option(Quantization.none, "--quantize",
                                                     help="native backend: int8 dynamic quantization of linear layers"),
               split: Optional[Split] = SplitOpt,
@@ -214,7 +216,8 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
 @app.command()
 @user_errors
 def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
-           output: Path = typer.Option(..., "--output", "-o", help="folder to write the exported model to"),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="folder to write the export to; "
+                                                 "default MODEL_DIR/ctranslate2, where --backend auto finds it"),
            format: ExportFormat = typer.Option(ExportFormat.ctranslate2, "--format", help="export format"),
            quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export"),
            check_with: Optional[Tuple[Path, Path]] = typer.Option(
@@ -289,7 +292,7 @@ def import_model(source: str = typer.Argument(..., help="a Hugging Face model fo
 def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
           host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every interface)"),
           port: int = typer.Option(5000, "--port", min=0, max=65535, help="TCP port (0: any free port)"),
-          backend: Backend = typer.Option(Backend.native, help="native PyTorch, or a CTranslate2 export"),
+          backend: Backend = BackendOpt,
           quantize: Quantization = typer.Option(Quantization.none, "--quantize", help="native backend: int8 weights"),
           threads: Optional[int] = SearchThreadsOpt, beam_size: Optional[int] = BeamOpt,
           length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,

@@ -12,18 +12,20 @@ batches small enough that every translator gets work.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from translate_cli.core.checkpoint import LoadedModel, load_model_tokenizer, read_info
+from translate_cli.core.checkpoint import MODEL_JSON, LoadedModel, load_model_tokenizer, read_info
 from translate_cli.core.decoding import Hypothesis
 from translate_cli.core.model_config import ModelConfig, suppressed_ids
 from translate_cli.errors import CheckpointError, TcliError
 
 CT2_MARKER = "tcli-ctranslate2.json"
+EXPORT_SUBDIR = "ctranslate2"  # where `tcli export MODEL_DIR` (no -o) writes, and where --backend auto looks
 MAX_BATCH_SENTENCES = 64  # per CTranslate2 batch; smaller batches only for short inputs (see batch_size)
 
 
@@ -37,6 +39,39 @@ def import_ctranslate2():
 
 def is_ct2_export(folder: Path) -> bool:
     return (Path(folder) / CT2_MARKER).is_file()
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    backend: str  # "native" or "ctranslate2"
+    folder: Path  # what to load: the model directory, or its CTranslate2 export
+    note: str | None = None  # why auto did not take an export it saw (for the step to print)
+
+
+def choose_backend(model_dir: Path, backend: str, quantize: str = "none") -> BackendChoice:
+    """Resolve --backend auto: a CTranslate2 export if MODEL_DIR is one, or holds one in EXPORT_SUBDIR made
+    from these very weights (its copy of model.json, which records the weights' sha256, is identical),
+    else the native backend. --quantize int8 asks for the native backend's quantization, so auto takes
+    native then."""
+    model_dir = Path(model_dir)
+    if backend != "auto":
+        return BackendChoice(backend, model_dir)
+    if is_ct2_export(model_dir):
+        return BackendChoice("ctranslate2", model_dir)
+    inner = model_dir / EXPORT_SUBDIR
+    if quantize != "none" or not is_ct2_export(inner):
+        return BackendChoice("native", model_dir)
+    try:
+        fresh = (inner / MODEL_JSON).read_bytes() == (model_dir / MODEL_JSON).read_bytes()
+    except OSError:
+        fresh = False
+    if not fresh:
+        return BackendChoice("native", model_dir, f"{inner} was exported from other weights than {model_dir}'s; "
+                             f"using the native backend (export again: tcli export {model_dir})")
+    if importlib.util.find_spec("ctranslate2") is None:
+        return BackendChoice("native", model_dir, f"{inner} needs CTranslate2, which is not installed; using the "
+                             "native backend (pip install -e \".[ct2]\" for the fast path)")
+    return BackendChoice("ctranslate2", inner)
 
 
 def available_cores() -> int:

@@ -8,16 +8,19 @@ from pathlib import Path
 from translate_cli import console
 from translate_cli.core import export_check
 from translate_cli.core.checkpoint import load_model
+from translate_cli.core.ct2_backend import EXPORT_SUBDIR
 from translate_cli.core.export_ct2 import export
 
 
-def run(model_dir: Path, *, output: Path, format: str = "ctranslate2", quantization: str = "none",
+def run(model_dir: Path, *, output: Path | None = None, format: str = "ctranslate2", quantization: str = "none",
         check_with: tuple[Path, Path] | None = None, lang: str | None = None, threads: int | None = None) -> Path:
+    """Without `output`, the export goes into MODEL_DIR/ctranslate2, where `--backend auto` (the default of
+    translate and serve) finds it."""
     dev_set = export_check.read_dev_set(*check_with) if check_with else None  # bad paths fail before the work
     loaded = load_model(model_dir)
-    folder = export(loaded, output, None if quantization == "none" else quantization)
-    console.info(f"exported {model_dir} to {folder} ({format}, {quantization}); translate with "
-                 f"`tcli translate {folder} --backend ctranslate2`")
+    folder = export(loaded, output or Path(model_dir) / EXPORT_SUBDIR, None if quantization == "none" else quantization)
+    console.info(f"exported {model_dir} to {folder} ({format}, {quantization}); `tcli translate "
+                 f"{model_dir if output is None else folder}` now uses it")
     if dev_set is not None:
         with console.console.status(f"translating {len(dev_set[0]):,} lines with the model and with the export..."):
             check = export_check.compare(loaded, folder, *dev_set, lang=lang, threads=threads)

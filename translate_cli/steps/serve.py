@@ -16,7 +16,7 @@ from translate_cli.errors import TcliError
 SERVE_MODULES = ("fastapi", "uvicorn", "swagger_ui_bundle")
 
 
-def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: str = "native",
+def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: str = "auto",
         quantize: str = "none", threads: int | None = None, decode: dict | None = None,
         batching: dict | None = None, limits: dict | None = None, access_log: bool = False) -> None:
     """`decode`, `batching` and `limits` hold command-line settings; None values keep the defaults."""
@@ -26,15 +26,19 @@ def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: 
                         "pip install -e \".[serve]\"")
     # Imported only now: they need the extra checked above.
     from translate_cli.core.batcher import BatchSettings
+    from translate_cli.core.ct2_backend import choose_backend
     from translate_cli.core.listener import Listener
     from translate_cli.core.request_checks import ServerLimits
     from translate_cli.core.server import create_app
     from translate_cli.core.service import TranslationService
     from translate_cli.core.translator import load_for_translation
 
-    loaded = load_for_translation(model_dir, backend, quantize, threads)
+    choice = choose_backend(model_dir, backend, quantize)
+    if choice.note:
+        console.warn(choice.note)
+    loaded = load_for_translation(choice.folder, choice.backend, quantize, threads)
     options = loaded.info.decode.updated(nbest=1, **(decode or {}))
-    service = TranslationService(loaded, options, BatchSettings(**_given(batching)), backend)
+    service = TranslationService(loaded, options, BatchSettings(**_given(batching)), choice.backend)
     server_limits = ServerLimits(**_given(limits))
     listener = Listener(create_app(service, server_limits), host, port, access_log=access_log,
                         log_level="info" if access_log else "warning")

@@ -12,6 +12,7 @@ from typing import Iterable, Iterator, TextIO
 
 from translate_cli import console
 from translate_cli.core import columns, stream, textio
+from translate_cli.core.ct2_backend import choose_backend
 from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.translator import Translation, TranslationStats, Translator, load_for_translation
 from translate_cli.errors import TcliError
@@ -21,7 +22,7 @@ CHUNK_LINES = 2000  # lines read, sorted and translated together; bounds memory 
 
 def run(model_dir: Path, *, input_path: Path | None = None, output_path: Path | None = None, lang: str | None = None,
         decode: dict | None = None, nbest: int = 1, nbest_format: str = "tsv", on_bad_utf8: str = "error",
-        backend: str = "native", quantize: str = "none", threads: int | None = None, tsv_column: int | None = None,
+        backend: str = "auto", quantize: str = "none", threads: int | None = None, tsv_column: int | None = None,
         jsonl_field: str | None = None, on_bad_row: str = "error") -> TranslationStats:
     """`decode` holds command-line decoding settings (None = the model's default)."""
     layout = _layout(tsv_column, jsonl_field, nbest)
@@ -30,7 +31,10 @@ def run(model_dir: Path, *, input_path: Path | None = None, output_path: Path | 
     if layout is not None and input_path is not None and on_bad_row == "error":  # fail before loading the model
         columns.check_rows(textio.iter_file(input_path, on_bad_utf8, allow_empty=True, allow_nul=True), layout,
                            str(input_path))
-    loaded = load_for_translation(model_dir, backend, quantize, threads)
+    choice = choose_backend(model_dir, backend, quantize)
+    if choice.note:
+        console.warn(choice.note)
+    loaded = load_for_translation(choice.folder, choice.backend, quantize, threads)
     options = loaded.info.decode.updated(nbest=nbest, **(decode or {}))
     translator = Translator(loaded, lang)
     read_stats = textio.ReadStats()
