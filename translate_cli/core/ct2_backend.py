@@ -122,8 +122,9 @@ class CT2Searcher:
                nbest: int, prefix: Sequence[int] = ()) -> list[list[Hypothesis]]:
         """Search every source (ids without EOS); results in input order.
 
-        CTranslate2 takes one output limit per call, so sentences are grouped by their own limit, and an
-        output that reaches it is cut there, as the native search forces end-of-sentence at the limit.
+        CTranslate2 takes one output limit per call, so sentences are grouped by their own limit. Its limit
+        counts the tokens before end-of-sentence, as the native search's does; a hypothesis that reaches it
+        ends there, like the native search's forced end-of-sentence.
         A forced `prefix` (a target-language token) goes to CTranslate2 as a target prefix and is cut from
         the output. Every group is submitted before any result is awaited: CTranslate2's translators work
         on them side by side."""
@@ -139,7 +140,7 @@ class CT2Searcher:
             results = self.translator.translate_batch(
                 [tokens[i] for i in indices], target_prefix=[forced] * len(indices) if forced else None,
                 beam_size=beam_size, num_hypotheses=nbest, length_penalty=length_penalty, return_scores=True,
-                max_decoding_length=limit + 1 + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
+                max_decoding_length=limit + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
                 max_batch_size=size, batch_type="examples", asynchronous=True)
             pending.append((limit, indices, results))
         output: list[list[Hypothesis]] = [[] for _ in sources]

@@ -19,9 +19,11 @@ from translate_cli.core.model_config import suppressed_ids
 
 
 def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded: Encoded, cache: DecoderCache,
-                    at_limit: torch.Tensor, before_min: torch.Tensor, forced: Optional[int] = None) -> torch.Tensor:
+                    at_limit: torch.Tensor, before_min: torch.Tensor, forced: Optional[int] = None,
+                    free_limit_eos: bool = False) -> torch.Tensor:
     """(N, V) log-probabilities of the next token under the length rules (masks are (N,) booleans);
-    with `forced`, that token is the only choice and costs nothing."""
+    with `forced`, that token is the only choice and costs nothing. End-of-sentence forced at the limit
+    keeps its log-probability, or costs nothing with `free_limit_eos` (Hugging Face's forced_eos_token_id)."""
     hidden = model.decode(last_tokens, encoded, cache)[:, -1]  # (N, D)
     log_probs = torch.log_softmax(model.logits(hidden).float(), dim=-1)
     if forced is not None:
@@ -33,7 +35,7 @@ def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encode
     if bool(before_min.any()):
         log_probs[before_min, config.eos_id] = float("-inf")
     if bool(at_limit.any()):
-        eos_column = log_probs[at_limit, config.eos_id].clone()
+        eos_column = 0.0 if free_limit_eos else log_probs[at_limit, config.eos_id].clone()
         log_probs[at_limit] = float("-inf")
         log_probs[at_limit, config.eos_id] = eos_column
     return log_probs
@@ -112,6 +114,8 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
     become finished hypotheses, the best K others continue. A sentence stops once it has K finished
     hypotheses or reaches its length limit. Returns the `nbest` best per sentence, best first.
     Encoder states stay one per sentence; the K beams share them (see DecoderCache.beams).
+    length_norm="power" (imported models) follows Hugging Face's generate() throughout: score / |Y| ** alpha,
+    and the end-of-sentence forced at the length limit costs nothing (its forced_eos_token_id).
     """
     config, device = model.config, source.device
     count, beams = source.size(0), beam_size
@@ -128,7 +132,8 @@ def beam_search(model: Seq2SeqTransformer, source: torch.Tensor, max_lengths: to
         active = sentence.numel()
         at_limit, before_min = _length_masks(step, sentence, max_lengths, min_lengths, beams, device)
         forced = prefix[step] if step < len(prefix) else None
-        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit, before_min, forced)
+        log_probs = _step_log_probs(model, prefixes[:, -1:], encoded, cache, at_limit, before_min, forced,
+                                    free_limit_eos=length_norm == "power")
         vocab = log_probs.size(1)
         candidates = (beam_scores.view(-1, 1) + log_probs).view(active, beams * vocab)
         top_scores, top_ids = candidates.topk(min(2 * beams, beams * vocab), dim=1)  # (n, 2K)
