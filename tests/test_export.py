@@ -94,12 +94,16 @@ def test_backend_auto_takes_the_export_in_the_model_directory_only_when_it_is_cu
     assert auto == explicit
     _, stderr = translate_reporting_torch(str(model), "-b", "1", "--quantize", "int8")  # native int8 asked for
     assert stderr.endswith("torch imported"), stderr
+    inside, stderr = translate_reporting_torch(str(model), "--backend", "ctranslate2", "-b", "1")
+    assert inside == explicit and stderr.endswith("no torch")
     # An export made from other weights (its model.json differs) is never used in their place.
     copy = model / "ctranslate2" / "model.json"
     copy.write_text(copy.read_text(encoding="utf-8").replace('"sha256"', '"sha256" ', 1), encoding="utf-8")
     stale, stderr = translate_reporting_torch(str(model), "-b", "1")
     assert stale == native and stderr.endswith("torch imported")
     assert "exported from other weights" in stderr and "tcli export" in stderr, stderr
+    refused = run_cli("translate", str(model), "--backend", "ctranslate2", stdin="hi\n")
+    assert refused.exit_code == 2 and "exported from other weights" in refused.stderr
 
 
 def test_export_check_records_the_score_change_of_quantization(single_model_dir, tmp_path):

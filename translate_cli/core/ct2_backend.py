@@ -49,25 +49,29 @@ class BackendChoice:
 
 
 def choose_backend(model_dir: Path, backend: str, quantize: str = "none") -> BackendChoice:
-    """Resolve --backend auto: a CTranslate2 export if MODEL_DIR is one, or holds one in EXPORT_SUBDIR made
-    from these very weights (its copy of model.json, which records the weights' sha256, is identical),
-    else the native backend. --quantize int8 asks for the native backend's quantization, so auto takes
-    native then."""
+    """Resolve --backend: "auto" takes a CTranslate2 export if MODEL_DIR is one, or holds one in EXPORT_SUBDIR
+    made from these very weights (its copy of model.json, which records the weights' sha256, is identical),
+    else the native backend; --quantize int8 asks for the native backend's quantization, so auto takes native
+    then. "ctranslate2" also finds the export inside MODEL_DIR, but refuses one made from other weights."""
     model_dir = Path(model_dir)
-    if backend != "auto":
-        return BackendChoice(backend, model_dir)
-    if is_ct2_export(model_dir):
-        return BackendChoice("ctranslate2", model_dir)
     inner = model_dir / EXPORT_SUBDIR
-    if quantize != "none" or not is_ct2_export(inner):
+    if backend == "native" or (backend == "auto" and quantize != "none"):
         return BackendChoice("native", model_dir)
+    if is_ct2_export(model_dir) or not is_ct2_export(inner):
+        return BackendChoice("ctranslate2" if backend == "ctranslate2" or is_ct2_export(model_dir) else "native",
+                             model_dir)
     try:
         fresh = (inner / MODEL_JSON).read_bytes() == (model_dir / MODEL_JSON).read_bytes()
     except OSError:
         fresh = False
+    stale = f"{inner} was exported from other weights than {model_dir}'s"
+    if backend == "ctranslate2":
+        if not fresh:
+            raise TcliError(f"{stale}; export again: tcli export {model_dir}")
+        return BackendChoice("ctranslate2", inner)
     if not fresh:
-        return BackendChoice("native", model_dir, f"{inner} was exported from other weights than {model_dir}'s; "
-                             f"using the native backend (export again: tcli export {model_dir})")
+        return BackendChoice("native", model_dir, f"{stale}; using the native backend (export again: "
+                             f"tcli export {model_dir})")
     if importlib.util.find_spec("ctranslate2") is None:
         return BackendChoice("native", model_dir, f"{inner} needs CTranslate2, which is not installed; using the "
                              "native backend (pip install -e \".[ct2]\" for the fast path)")

@@ -54,12 +54,12 @@ class Translation:
 def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
                          threads: int | None = None) -> LoadedModel:
     """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export.
-    "auto" is resolved by ct2_backend.choose_backend (steps call it themselves, to print its note).
+    The backend is resolved by ct2_backend.choose_backend (steps call it themselves, to print its note).
 
     torch is imported only for the native backend (core/ct2_backend.py never needs it). Threads (default:
     every core) go to batches side by side, one torch thread each, as CTranslate2's do: on CPU this beat
     threads inside each batch (docs/benchmarks.md, "Threads")."""
-    if backend == "auto":
+    if backend != "native":
         from translate_cli.core.ct2_backend import choose_backend
 
         choice = choose_backend(model_dir, backend, quantize)
