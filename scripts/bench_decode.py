@@ -110,12 +110,11 @@ def run_worker(args: argparse.Namespace) -> dict:
 def workers_runner(args: argparse.Namespace, beam: int):
     """A PyTorch system as `tcli translate` runs the native backend: --threads workers, one torch thread each,
     each searching its own batches, the batches cut so that every worker has one (core/translator.py)."""
-    import math
     from concurrent.futures import ThreadPoolExecutor
 
     import torch
 
-    from translate_cli.core.translator import length_batches
+    from translate_cli.core.translator import length_batches, worker_budget
 
     torch.set_num_threads(1)
     inner = make_runner(argparse.Namespace(**{**vars(args), "system": args.system[:-2]}), beam)
@@ -123,7 +122,7 @@ def workers_runner(args: argparse.Namespace, beam: int):
 
     def run(batches):
         flat = [ids for batch in batches for ids in batch]
-        budget = min(args.batch_tokens // beam, max(16, math.ceil(sum(len(ids) + 1 for ids in flat) / args.threads)))
+        budget = worker_budget(flat, args.batch_tokens // beam, args.threads)
         split = [[flat[i] for i in batch] for batch in length_batches(flat, budget)]
         return [out for outs in pool.map(lambda batch: inner([batch]), split) for out in outs]
     return run

@@ -216,10 +216,8 @@ class Translator:
             return self.loaded.ct2.search(sources, max_lengths, options.beam_size, options.length_penalty,
                                           options.nbest, self.target_prefix)
         workers = self.loaded.search_workers
-        budget = options.batch_tokens // max(1, options.beam_size)
-        if workers > 1:  # enough batches for every worker
-            budget = min(budget, max(16, math.ceil(sum(len(ids) + 1 for ids in sources) / workers)))
-        batches = length_batches(sources, budget)
+        batches = length_batches(sources, worker_budget(sources, options.batch_tokens // max(1, options.beam_size),
+                                                        workers))
 
         def search_batch(batch: np.ndarray) -> list[list[Hypothesis]]:
             batch_sources = [sources[i] for i in batch]
@@ -252,6 +250,13 @@ class Translator:
             return [[h] for h in greedy_search(self.model, source, limits, prefix=self.target_prefix)]
         return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest,
                            prefix=self.target_prefix, length_norm=options.length_norm)
+
+
+def worker_budget(sources: list[list[int]], budget: int, workers: int) -> int:
+    """The token budget per batch, cut so that each of `workers` search threads gets a batch."""
+    if workers <= 1:
+        return budget
+    return min(budget, max(16, math.ceil(sum(len(ids) + 1 for ids in sources) / workers)))
 
 
 def length_batches(sources: list[list[int]], budget: int) -> list[np.ndarray]:
