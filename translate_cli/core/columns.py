@@ -16,7 +16,6 @@ from typing import Callable, Iterable, Protocol
 
 from translate_cli.errors import DataError
 
-BAD_ROW_CHOICES = ("error", "skip-copy")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

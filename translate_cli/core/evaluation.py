@@ -7,7 +7,7 @@ signatures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from translate_cli.core import metrics, significance, textio
@@ -52,10 +52,6 @@ class Gate:
     passed: bool
     detail: str  # the numbers behind the verdict
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "metric": self.metric, "title": self.title, "passed": self.passed,
-                "detail": self.detail}
-
 
 @dataclass
 class SetResult:
@@ -86,8 +82,8 @@ class SetResult:
                   "reference": self.reference, "reference_sha256": self.reference_sha256, **self.scores.to_dict()}
         if self.comparison:
             record["comparison"] = {"baseline": self.baseline, "method": self.method, "seed": SEED,
-                                    "metrics": {name: c.to_dict() for name, c in self.comparison.items()}}
-        record.update(gates=[gate.to_dict() for gate in self.gates], passed=self.passed,
+                                    "metrics": {name: asdict(c) for name, c in self.comparison.items()}}
+        record.update(gates=[asdict(gate) for gate in self.gates], passed=self.passed,
                       hypotheses_sha256=lines_sha256(self.hypotheses), hypotheses=self.hypotheses)
         return record
 

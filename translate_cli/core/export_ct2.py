@@ -47,7 +47,7 @@ def _feed_forward(spec, norm: torch.nn.LayerNorm, ff) -> None:
 
 
 def build_spec(model: Seq2SeqTransformer, pieces: list[str], unk_id: int = 1):
-    ctranslate2 = import_ctranslate2()
+    import_ctranslate2()  # the `ct2` extra's hint when it is missing
     from ctranslate2.specs import common_spec, transformer_spec
 
     config = model.config
@@ -88,7 +88,6 @@ def build_spec(model: Seq2SeqTransformer, pieces: list[str], unk_id: int = 1):
     spec.register_source_vocabulary(pieces)
     spec.register_target_vocabulary(pieces)
     spec.validate()
-    del ctranslate2
     return spec
 
 

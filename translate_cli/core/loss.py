@@ -60,9 +60,8 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
 
     hidden (N, D), weight (V, D), targets (N,), bias (V,) or None -> scalar sum over the N rows.
     """
-    if bias is None:
-        return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk)
-    return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk, bias.detach())
+    return _LinearCrossEntropy.apply(hidden, weight, targets, label_smoothing, chunk,
+                                     None if bias is None else bias.detach())
 
 
 def loss_sum(model: torch.nn.Module, batch: Batch, label_smoothing: float,

@@ -56,8 +56,6 @@ def _with_prefix(prefix: Sequence[int], max_lengths: torch.Tensor,
     """Length limits counted from the first step, forced prefix included."""
     if min_lengths is not None:
         min_lengths = torch.minimum(min_lengths, max_lengths)
-    if not prefix:
-        return max_lengths, min_lengths
     return max_lengths + len(prefix), None if min_lengths is None else min_lengths + len(prefix)
 
 

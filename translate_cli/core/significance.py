@@ -9,7 +9,7 @@ What the numbers mean (sacreBLEU's definitions; tcli only runs them with a pinne
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sacrebleu.significance import PairedTest
 
@@ -43,9 +43,6 @@ class Comparison:
     def significantly_worse(self, margin: float, alpha: float) -> bool:
         """The regression gate: a loss of more than `margin` points that is not noise at level `alpha`."""
         return self.significant(alpha) and self.delta < -margin
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def compare(baseline: list[str], new: list[str], references: list[str], lang: str,

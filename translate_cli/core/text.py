@@ -50,8 +50,7 @@ def normalize(text: str, rules: Normalization) -> str:
     """Unicode form, control characters to spaces, whitespace collapsed and stripped, optional rules."""
     if rules.unicode_form != "none":
         text = unicodedata.normalize(rules.unicode_form, text)
-    text = _CONTROL.sub(" ", text)
-    text = _SPACE_RUN.sub(" ", text).strip()
+    text = single_line(text)
     if rules.remove_cjk_spaces:
         text = _CJK_SPACE.sub("", text)
     if rules.lowercase:

@@ -25,10 +25,7 @@ class ReadStats:
 
 def decode_line(raw: bytes, where: str, number: int, on_bad_utf8: str, stats: ReadStats,
                 allow_nul: bool = False) -> str:
-    if raw.endswith(b"\n"):
-        raw = raw[:-1]
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
+    raw = raw.removesuffix(b"\n").removesuffix(b"\r")
     if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if b"\x00" in raw:

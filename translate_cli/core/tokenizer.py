@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Iterable, Iterator, Literal, Sequence
 
@@ -131,20 +132,9 @@ class Tokenizer:
         sampling=(alpha, rng): each line gets a segmentation sampled from its SAMPLING_NBEST best ones with
         probability proportional to P(segmentation) ** alpha (Kudo, 2018). tcli draws with its own seeded
         generator: SentencePiece's built-in sampler differs from process to process under a fixed seed."""
-        batch: list[str] = []
-        for line in lines:
-            batch.append(line)
-            if len(batch) == chunk:
-                yield from self._encode_chunk(batch, sampling, target)
-                batch = []
-        if batch:
-            yield from self._encode_chunk(batch, sampling, target)
-
-    def _encode_chunk(self, batch: list[str], sampling: tuple[float, np.random.Generator] | None,
-                      target: bool) -> list[list[int]]:
-        if sampling is None:
-            return self.encode_batch(batch, target)
-        return self.encode_sampled(batch, *sampling)
+        lines = iter(lines)
+        while batch := list(islice(lines, chunk)):
+            yield from self.encode_batch(batch, target) if sampling is None else self.encode_sampled(batch, *sampling)
 
 
 class SentencePieceTokenizer(Tokenizer):

@@ -33,7 +33,6 @@ class TranslationStats:
     sentences_in_them: int = 0  # how many sentences those lines held
     cut_lines: int = 0  # lines with a piece longer than the model's limit, cut and translated in parts
     joined_lines: int = 0  # lines whose output joins two or more translated pieces (no n-best alternatives)
-    source_tokens: int = 0
     output_tokens: int = 0
 
 
@@ -177,20 +176,16 @@ class Translator:
     def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
         stats = stats if stats is not None else TranslationStats()
         encoded = [self.encode_line(line, options.split) for line in lines]
-        flat = [(line_index, ids) for line_index, line in enumerate(encoded) for ids in line.pieces]
-        results = self.search([ids for _, ids in flat], options)
-        per_line: list[list[list[Hypothesis]]] = [[] for _ in lines]
-        for (line_index, _), hyps in zip(flat, results):
-            per_line[line_index].append(hyps)
+        results = self.search([ids for line in encoded for ids in line.pieces], options)
+        found = iter(results)  # in the order of the lines' pieces
         stats.lines += len(lines)
         stats.empty += sum(1 for line in encoded if not line.pieces)
         stats.sentence_lines += sum(1 for line in encoded if line.sentences > 1)
         stats.sentences_in_them += sum(line.sentences for line in encoded if line.sentences > 1)
         stats.cut_lines += sum(1 for line in encoded if line.cut)
         stats.joined_lines += sum(1 for line in encoded if len(line.pieces) > 1)
-        stats.source_tokens += sum(len(ids) for _, ids in flat)
         stats.output_tokens += sum(len(hyps[0].tokens) for hyps in results)
-        return [self._join(pieces) for pieces in per_line]
+        return [self._join([next(found) for _ in line.pieces]) for line in encoded]
 
     def _join(self, pieces: list[list[Hypothesis]]) -> Translation:
         """The best translation of each piece, joined. Only a line of one piece has n-best alternatives: the
