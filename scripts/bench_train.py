@@ -7,8 +7,9 @@ Both models have the dimensions of the config's model section and the vocabulary
 AdamW, the same learning rate, dropout, label smoothing and gradient clipping, at the same thread
 count, each in its own process (so peak RSS is its own). tcli trains through its real Trainer. Reports
 target tokens/s, peak RSS, the ratio, and tcli's model-FLOPs utilisation against a matmul ceiling
-measured on the spot. Each system runs --rounds times, interleaved with the other (the machines are shared
-and noisy); the fastest run of each counts. Prints a table and writes JSON (--json).
+measured on the spot (in the precision it trains in). Each system runs --rounds times, interleaved with
+the others (the machines are shared and noisy); the fastest run of each counts. Prints a table and writes
+JSON (--json). `--systems hf,tcli,tcli-bf16` adds tcli with bf16 autocast (train.precision=bf16).
 """
 
 from __future__ import annotations
@@ -115,14 +116,15 @@ def model_flops(config, vocab_size: int, counts: dict) -> float:
     return 3.0 * forward
 
 
-def matmul_ceiling(threads: int) -> float:
-    """Best fp32 GFLOP/s of large matrix products on this machine, now."""
+def matmul_ceiling(threads: int, dtype_name: str = "fp32") -> float:
+    """Best GFLOP/s of large matrix products on this machine, now, in fp32 or bf16."""
     import torch
 
     torch.set_num_threads(threads)
+    dtype = torch.bfloat16 if dtype_name == "bf16" else torch.float32
     best = 0.0
     for n in (512, 1024):
-        a, b = torch.randn(2048, n), torch.randn(n, n)
+        a, b = torch.randn(2048, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         a @ b
         started = time.perf_counter()
         for _ in range(10):
@@ -134,6 +136,8 @@ def matmul_ceiling(threads: int) -> float:
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
+    if args.system == "tcli-bf16":
+        args.overrides = [*args.overrides, "train.precision=bf16"]
     config, meta = load(args)
     torch.set_num_threads(args.threads)
     if args.system == "hf":
@@ -142,7 +146,7 @@ def worker(args: argparse.Namespace) -> dict:
     else:
         seconds, tokens, counts = tcli_updates(config, meta, args.updates, args.warmup)
         flops = model_flops(config, meta["vocab_size"], counts)
-        ceiling = matmul_ceiling(args.threads)
+        ceiling = matmul_ceiling(args.threads, config.train.precision)
         extra = {"model_gflops_per_s": round(flops / seconds / 1e9, 1), "matmul_ceiling_gflops_per_s": round(ceiling, 1),
                  "mfu": round(flops / seconds / 1e9 / ceiling, 3)}
     return {"system": args.system, "updates": args.updates, "target_tokens": tokens, "seconds": round(seconds, 2),
@@ -159,6 +163,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each system, interleaved; the fastest counts")
+    parser.add_argument("--systems", default="hf,tcli", help="hf, tcli, tcli-bf16 (hf first: the peer)")
     parser.add_argument("--json", default="docs/bench_train.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", help=argparse.SUPPRESS)
@@ -167,7 +172,10 @@ def main() -> None:
         print(json.dumps(worker(args)))
         return
     best: dict[str, dict] = {}
-    for system in ("hf", "tcli") * args.rounds:  # interleaved: a slow spell of the machine hits both alike
+    systems = args.systems.split(",")
+    if systems[0] != "hf" or not set(systems) <= {"hf", "tcli", "tcli-bf16"}:
+        raise SystemExit("--systems: hf first, then tcli and/or tcli-bf16")
+    for system in systems * args.rounds:  # interleaved: a slow spell of the machine hits both alike
         command = [sys.executable, __file__, "--worker", "--system", system, "--config", args.config,
                    "--threads", str(args.threads), "--updates", str(args.updates), "--warmup", str(args.warmup),
                    "--batch-tokens", str(args.batch_tokens), *args.overrides]
@@ -178,23 +186,26 @@ def main() -> None:
         row = json.loads(done.stdout.strip().splitlines()[-1])
         if system not in best or row["target_tokens_per_s"] > best[system]["target_tokens_per_s"]:
             best[system] = row
-    report([best["hf"], best["tcli"]], args)
+    report([best[system] for system in systems], args)
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    hf, ours = rows
-    ratio = {"tokens_per_s_tcli_over_hf": round(ours["target_tokens_per_s"] / hf["target_tokens_per_s"], 2),
-             "peak_rss_tcli_over_hf": round(ours["peak_rss_mb"] / hf["peak_rss_mb"], 2)}
+    hf, ours = rows[0], rows[1:]
+    ratio = {f"{key}_{row['system'].replace('-', '_')}_over_hf": round(row[field] / hf[field], 2)
+             for row in ours for key, field in (("tokens_per_s", "target_tokens_per_s"), ("peak_rss", "peak_rss_mb"))}
     table = Table(title=f"training {args.updates} updates of {args.batch_tokens} tokens, {args.threads} threads")
     for column in ("system", "target tok/s", "peak RSS MB", "MFU"):
         table.add_column(column, justify="left" if column == "system" else "right")
     for row in rows:
         mfu = f"{row['mfu']:.1%} of {row['matmul_ceiling_gflops_per_s']:.0f} GFLOP/s" if "mfu" in row else "-"
         table.add_row(row["system"], f"{row['target_tokens_per_s']:.0f}", f"{row['peak_rss_mb']:.0f}", mfu)
-    table.add_row("tcli ÷ hf", f"{ratio['tokens_per_s_tcli_over_hf']:.2f}x", f"{ratio['peak_rss_tcli_over_hf']:.2f}x", "")
+    for row in ours:
+        name = row["system"].replace("-", "_")
+        table.add_row(f"{row['system']} ÷ hf", f"{ratio[f'tokens_per_s_{name}_over_hf']:.2f}x",
+                      f"{ratio[f'peak_rss_{name}_over_hf']:.2f}x", "")
     Console().print(table)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows, **ratio}, indent=2))

@@ -6,7 +6,9 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import run_cli
+from translate_cli.core import trainer
 from translate_cli.core.run_dir import average_weights
+from translate_cli.errors import ConfigError
 
 
 def dev_entries(project, run="runs/tiny"):
@@ -59,6 +61,41 @@ def test_bf16_autocast_trains(tiny_project, tcli):
     assert all(e["dev_loss"] == e["dev_loss"] for e in dev_entries(tiny_project))  # not NaN
     fp16 = tcli("train", "c.yaml", "train.precision=fp16", "work_dir=runs/fp16", cwd=tiny_project)
     assert fp16.returncode == 2 and "needs a CUDA device" in fp16.stderr
+
+
+def test_auto_precision_is_bf16_only_with_native_bf16(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert trainer.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx512f", "amx_bf16", "amx_tile"})
+    assert trainer.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(trainer, "cpu_flags", lambda: {"avx2", "avx512f"})  # bf16 would be emulated: slower
+    assert trainer.resolve_precision("auto", cpu) == "fp32"
+    assert trainer.resolve_precision("bf16", cpu) == "bf16"  # asked for explicitly: kept (train warns)
+    assert trainer.resolve_precision("fp32", cpu) == "fp32"
+    try:
+        trainer.resolve_precision("fp16", cpu)
+    except ConfigError as error:
+        assert "needs a CUDA device" in str(error)
+    else:
+        raise AssertionError("fp16 on CPU was accepted")
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx512f avx512_bf16\n\n"
+                       "processor\t: 1\nflags\t\t: fpu avx512f avx512_bf16\nbugs\t\t: sysret_ss_attrs\n")
+    assert trainer.cpu_flags(cpuinfo) == {"fpu", "avx512f", "avx512_bf16"}
+    assert trainer.cpu_flags(tmp_path / "missing") == set()
+
+
+def test_auto_precision_trains_and_says_what_it_chose(tiny_project, tcli):
+    done = tcli("train", "c.yaml", "train.precision=auto", "train.max_steps=4", "train.eval_every=4",
+                cwd=tiny_project)
+    assert done.returncode == 0, done.stderr
+    chosen = trainer.resolve_precision("auto", torch.device("cpu"))
+    assert f"device cpu, {chosen}," in done.stderr
+    assert all(e["dev_loss"] == e["dev_loss"] for e in dev_entries(tiny_project))
 
 
 def test_torch_compile_trains(tiny_project, tcli):

@@ -36,7 +36,9 @@ class TrainSettings:
     eval_sentences: Annotated[int, Ge(0)] = 300  # dev sentences per language decoded for BLEU/chrF; 0 = loss only
     best_metric: Literal["bleu", "chrf", "loss"] = "bleu"
     init_from: Optional[str] = None  # a model directory whose weights start this run (same vocabulary)
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 (with loss scaling) on CUDA only
+    # autocast dtype; fp16 (with loss scaling) on CUDA only; auto: bf16 where the device multiplies bf16
+    # natively (CUDA with bf16, CPUs with AVX-512-BF16 or AMX), else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
     compile: bool = False  # torch.compile the model
     fused_optimizer: bool = True  # fused AdamW where the device supports it, else the foreach version
     patience: Optional[Annotated[int, Ge(1)]] = None  # stop after this many validations without a better metric

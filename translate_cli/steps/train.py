@@ -16,7 +16,7 @@ from translate_cli.config import Config, dump
 from translate_cli.core import distributed, rng, run_dir
 from translate_cli.core.data_dir import load_meta
 from translate_cli.core.schedule import StopReason
-from translate_cli.core.trainer import StopFlag, Trainer
+from translate_cli.core.trainer import StopFlag, Trainer, native_bf16
 from translate_cli.errors import Interrupted
 
 
@@ -62,8 +62,12 @@ def _train(trainer: Trainer, log) -> StopReason:
     settings, group, work = trainer.settings, trainer.group, trainer.job.work
     if group.is_main:
         params = sum(p.numel() for p in trainer.model.parameters())
-        console.info(f"model: {params / 1e6:.1f}M parameters, device {trainer.device}, {torch.get_num_threads()} "
-                     f"threads, {group.world} process(es), {len(trainer.corpus):,} training pairs")
+        console.info(f"model: {params / 1e6:.1f}M parameters, device {trainer.device}, {trainer.precision}, "
+                     f"{torch.get_num_threads()} threads, {group.world} process(es), {len(trainer.corpus):,} "
+                     "training pairs")
+        if trainer.precision == "bf16" and not native_bf16(trainer.device):
+            console.warn(f"train.precision: bf16 on {trainer.device} without native bf16 matrix products is slower "
+                         "than fp32; use auto or fp32")
     with console.training_progress() if group.is_main else console.silent_progress() as progress, \
             StopFlag() as stop:
         task = progress.add_task("train", total=settings.max_steps, completed=trainer.state.step, loss="-", lr="-",
