@@ -9,7 +9,8 @@ count, each in its own process (so peak RSS is its own). tcli trains through its
 target tokens/s, peak RSS, the ratio, and tcli's model-FLOPs utilisation against a matmul ceiling
 measured on the spot (in the precision it trains in). Each system runs --rounds times, interleaved with
 the others (the machines are shared and noisy); the fastest run of each counts. Prints a table and writes
-JSON (--json). `--systems hf,tcli,tcli-bf16` adds tcli with bf16 autocast (train.precision=bf16).
+JSON (--json). The tcli row trains in fp32 (a config's `precision: auto` is overridden); `--systems
+hf,tcli,tcli-bf16` adds tcli with bf16 autocast.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ def matmul_ceiling(threads: int, dtype_name: str = "fp32") -> float:
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
-    if args.system == "tcli-bf16":
-        args.overrides = [*args.overrides, "train.precision=bf16"]
+    if args.system != "hf":  # each tcli row trains in the precision its name says, whatever the config says
+        args.overrides = [*args.overrides, f"train.precision={'bf16' if args.system == 'tcli-bf16' else 'fp32'}"]
     config, meta = load(args)
     torch.set_num_threads(args.threads)
     if args.system == "hf":

@@ -46,7 +46,7 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 matrix products run at least as fast as fp32 on this device (measured on an EPYC with
-    AVX-512-BF16: about 2.5x fp32; on CPUs without it, PyTorch emulates them, far slower than fp32)."""
+    AVX-512-BF16: 2.2-2.5x fp32; on CPUs without it, PyTorch emulates them, far slower than fp32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and bool(cpu_flags() & CPU_BF16_FLAGS)
