@@ -149,3 +149,17 @@ def test_subword_sampling_prepares_sampled_copies_and_trains_on_them(tiny_projec
     assert done.returncode == 0, done.stderr
     epochs = {json.loads(line).get("epoch") for line in (tiny_project / "runs/sampled/log.jsonl").open()}
     assert {0, 1} <= epochs  # both copies were read
+
+
+def test_explicit_bf16_warns_only_without_native_bf16(tiny_project, monkeypatch, capsys):
+    from translate_cli import config
+    from translate_cli.steps import train
+
+    monkeypatch.chdir(tiny_project)
+    for flags, work, warned in (({"avx2", "avx512f"}, "runs/emulated", True), ({"avx512_bf16"}, "runs/native", False)):
+        monkeypatch.setattr(trainer, "cpu_flags", lambda flags=flags: flags)
+        train.run(config.load("c.yaml", ["train.precision=bf16", "train.max_steps=2", "train.eval_every=2",
+                                         f"work_dir={work}"]))
+        err = capsys.readouterr().err
+        assert "device cpu, bf16," in err
+        assert ("without native bf16 matrix products is slower than fp32" in err) is warned, err
