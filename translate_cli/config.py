@@ -82,6 +82,11 @@ class Config(BaseModel):
                 elif corpus.lang not in self.target_langs:
                     raise ValueError(f"data.{split} corpus '{corpus.prefix}' has lang '{corpus.lang}', "
                                      f"not one of target_langs {self.target_langs}")
+        for split in ("dev", "test"):
+            for corpus in getattr(self.data, split):
+                if any(corpus.overlaps(train) for train in self.data.train):
+                    raise ValueError(f"data.{split} corpus '{corpus.prefix}' shares lines with a data.train corpus, so "
+                                     f"it would score the model on pairs it trained on; give them disjoint `lines` ranges")
         if not self.work_dir:
             self.work_dir = f"runs/{self.name}"
         if not self.data_dir:

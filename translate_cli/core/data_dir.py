@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from array import array
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,23 @@ class CorpusSpec:
     __pydantic_config__ = STRICT
     prefix: Annotated[str, MinLen(1)]
     lang: Optional[str] = None  # the target language; may be left out when the config has one target
+    # "FIRST-LAST" or "FIRST-" (to the end): only those lines, counted from 1, e.g. to hold out a dev slice
+    lines: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.lines is not None and not re.fullmatch(r"[1-9][0-9]*-([1-9][0-9]*)?", self.lines):
+            raise ValueError(f"lines '{self.lines}' is not FIRST-LAST or FIRST- (line numbers from 1, for example "
+                             f"1-1000 or 1001-)")
+        first, last = textio.line_span(self.lines)
+        if last is not None and last < first:
+            raise ValueError(f"lines '{self.lines}' ends before it starts; write FIRST-LAST with FIRST <= LAST")
+
+    def overlaps(self, other: "CorpusSpec") -> bool:
+        """Whether the two name some of the same pairs (the same files, and line ranges that meet)."""
+        if (self.prefix, self.lang) != (other.prefix, other.lang):
+            return False
+        (a, b), (c, d) = textio.line_span(self.lines), textio.line_span(other.lines)
+        return (b is None or c <= b) and (d is None or a <= d)
 
 
 @dataclass
@@ -101,10 +119,11 @@ class CorpusFiles:
     lang: str
     source: Path
     target: Path
+    lines: Optional[str] = None
 
     @property
     def label(self) -> str:
-        return f"{self.split}:{self.prefix}"
+        return f"{self.split}:{self.prefix}" + (f" lines {self.lines}" if self.lines else "")
 
 
 @dataclass
@@ -119,13 +138,17 @@ class CorpusReport:
 
 def corpus_files(spec: DataSpec) -> list[CorpusFiles]:
     files = [CorpusFiles(split, corpus.prefix, corpus.lang, spec.data_root / f"{corpus.prefix}.{spec.source_lang}",
-                         spec.data_root / f"{corpus.prefix}.{corpus.lang}")
+                         spec.data_root / f"{corpus.prefix}.{corpus.lang}", corpus.lines)
              for split in SPLITS for corpus in getattr(spec.corpora, split)]
     for item in files:
         for path in (item.source, item.target):
             if not path.is_file():
                 raise DataError(f"{path}: file not found (data.{item.split} prefix '{item.prefix}' under "
                                 f"data_root '{spec.data_root}'); set data_root=... or fix the prefix")
+        if item.lines:  # a range past the end is reported before any work
+            with open(item.source, "rb") as handle:
+                for _ in textio.in_range(handle, item.lines, item.source):
+                    pass
     return files
 
 
@@ -133,7 +156,7 @@ def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str
     """A hash of every input file's content and every setting that shapes the prepared data."""
     hashes = {str(path): sha256_file(path) for item in files for path in (item.source, item.target)}
     settings = {"format": FORMAT_VERSION, "source_lang": spec.source_lang, "target_langs": spec.target_langs,
-                "data": asdict(spec.corpora), "normalize": _normalizations(spec),
+                "data": _corpora(spec.corpora), "normalize": _normalizations(spec),
                 "clean": _without(asdict(spec.clean), ADDED_LATER), "vocab": _without(asdict(spec.vocab), SAMPLING_ADDED_LATER),
                 "seed": spec.seed, "inputs": hashes}
     init = init_model(spec)
@@ -143,6 +166,19 @@ def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str
                                  "files": {name: sha256_file(folder / name) for name in tokenizer_files(info.tokenizer)}}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
     return digest, hashes
+
+
+def _corpora(corpora: Corpora) -> dict:
+    """The data section as fingerprinted: `lines` only where set, so folders prepared before it existed
+    stay up to date."""
+    return {split: [{k: v for k, v in asdict(c).items() if k != "lines" or v is not None} for c in getattr(corpora, split)]
+            for split in SPLITS}
+
+
+def _pairs(item: CorpusFiles, on_bad_utf8: str,
+           stats: tuple[textio.ReadStats, textio.ReadStats] | None = None) -> Iterator[tuple[str, str]]:
+    """The corpus's aligned pairs, or with `lines` only those."""
+    return textio.in_range(textio.iter_pairs(item.source, item.target, on_bad_utf8, stats), item.lines, item.source)
 
 
 def _normalizations(spec: DataSpec) -> dict[str, dict]:
@@ -260,7 +296,7 @@ def _clean_stream(item: CorpusFiles, spec: DataSpec, cleaner: Cleaner, report: C
     source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
     before = dict(cleaner.removed)
     stats = (textio.ReadStats(), textio.ReadStats())
-    for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8, stats):
+    for source, target in _pairs(item, on_bad_utf8, stats):
         report.read += 1
         source, target = normalize(source, source_rules), normalize(target, target_rules)
         if cleaner.keep(source, target, item.lang):
@@ -354,7 +390,7 @@ def _prepare_eval_split(staging: Path, spec: DataSpec, split: str, files: list[C
         source_rules, target_rules = spec.normalize[spec.source_lang], spec.normalize[item.lang]
         source_prefix, target_prefix = prefixes[item.lang]
         sources, references = raw.setdefault(item.lang, ([], []))
-        for source, target in textio.iter_pairs(item.source, item.target, on_bad_utf8):
+        for source, target in _pairs(item, on_bad_utf8):
             report.read += 1
             sources.append(source)
             references.append(target)

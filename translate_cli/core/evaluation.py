@@ -24,6 +24,7 @@ class EvalSet:
     source: Path | None = None
     hypothesis: Path | None = None  # an existing translation to score instead of translating
     lang: str | None = None
+    lines: str | None = None  # only these lines of source and reference ("FIRST-LAST", a config's `lines`)
 
 
 @dataclass
@@ -131,7 +132,7 @@ def report_dict(results: list[SetResult], single: bool, context: dict) -> dict:
 def prepare_set(test_set: EvalSet, baselines: dict[str, Baseline] | None, baseline_hyp: Path | None,
                 sets: int) -> Job:
     """Read a set's lines and check its baseline: every input error surfaces before the slow part."""
-    references = textio.read_lines(test_set.reference)
+    references = list(textio.in_range(textio.read_lines(test_set.reference), test_set.lines, test_set.reference))
     hypotheses = None
     if test_set.hypothesis is not None:
         hypotheses = textio.read_lines(test_set.hypothesis)
@@ -139,7 +140,7 @@ def prepare_set(test_set: EvalSet, baselines: dict[str, Baseline] | None, baseli
             raise DataError(f"{test_set.hypothesis} has {len(hypotheses)} lines but {test_set.reference} has "
                             f"{len(references)}; a translation needs exactly one line per reference line")
     elif test_set.source is not None:
-        sources = sum(1 for _ in textio.iter_file(test_set.source))
+        sources = sum(1 for _ in textio.in_range(textio.iter_file(test_set.source), test_set.lines, test_set.source))
         if sources != len(references):
             raise DataError(f"{test_set.source} has {sources} lines but {test_set.reference} has "
                             f"{len(references)}; source and reference must be line-aligned")

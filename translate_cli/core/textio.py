@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, Optional, TypeVar
 
 from translate_cli.errors import DataError
 
@@ -79,6 +79,28 @@ def iter_pairs(source: Path, target: Path, on_bad_utf8: str = "error",
             raise DataError(f"{short}: has {number - 1} lines but {long_} has {total}; the two sides of a "
                             f"corpus must be line-aligned (line {number} has no partner)")
         yield source_line, target_line
+
+
+Item = TypeVar("Item")
+
+
+def line_span(lines: Optional[str]) -> tuple[int, Optional[int]]:
+    """A `lines` range ("FIRST-LAST" or "FIRST-", counted from 1) as (first, last); last None: to the end."""
+    if not lines:
+        return 1, None
+    first, last = lines.split("-")
+    return int(first), int(last) if last else None
+
+
+def in_range(items: Iterable[Item], lines: Optional[str], path: Path) -> Iterator[Item]:
+    """The items of a file's lines FIRST to LAST; all are read, so a problem after the range still shows."""
+    first, last = line_span(lines)
+    number = 0
+    for number, item in enumerate(items, start=1):
+        if first <= number and (last is None or number <= last):
+            yield item
+    if number < (last or first):
+        raise DataError(f"{path}: has {number} lines, fewer than the range `lines: {lines}` asks for; fix the range")
 
 
 def read_lines(path: Path, on_bad_utf8: str = "error") -> list[str]:

@@ -93,8 +93,9 @@ def _check_options(model_dir: Path | None, config: Config | None, reference: Pat
 
 def _config_sets(config: Config) -> list[EvalSet]:
     root = Path(config.data_root)
-    return [EvalSet(name=f"{corpus.prefix}.{corpus.lang}", reference=root / f"{corpus.prefix}.{corpus.lang}",
-                    source=root / f"{corpus.prefix}.{config.source_lang}", lang=corpus.lang)
+    return [EvalSet(name=f"{corpus.prefix}.{corpus.lang}" + (f" lines {corpus.lines}" if corpus.lines else ""),
+                    reference=root / f"{corpus.prefix}.{corpus.lang}",
+                    source=root / f"{corpus.prefix}.{config.source_lang}", lang=corpus.lang, lines=corpus.lines)
             for corpus in config.data.test]
 
 
@@ -116,7 +117,7 @@ def _translate(model_dir: Path, jobs: list[Job], decode: dict, output: Path | No
         test_set = job.test_set
         translator = Translator(loaded, test_set.lang)
         options = translator.info.decode.updated(**decode)
-        sources = textio.read_lines(test_set.source)
+        sources = list(textio.in_range(textio.read_lines(test_set.source), test_set.lines, test_set.source))
         status = f"translating {len(sources):,} lines of {test_set.source} into {test_set.lang}..."
         with console.console.status(status):
             translated[test_set.name] = [t.text for t in translator.translate(sources, options)]
