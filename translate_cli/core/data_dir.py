@@ -145,11 +145,16 @@ def corpus_files(spec: DataSpec) -> list[CorpusFiles]:
             if not path.is_file():
                 raise DataError(f"{path}: file not found (data.{item.split} prefix '{item.prefix}' under "
                                 f"data_root '{spec.data_root}'); set data_root=... or fix the prefix")
-        if item.lines:  # a range past the end is reported before any work
+    return files
+
+
+def _check_ranges(files: list[CorpusFiles]) -> None:
+    """A `lines` range past the end of its file, reported before SentencePiece and binarising run."""
+    for item in files:
+        if item.lines:
             with open(item.source, "rb") as handle:
                 for _ in textio.in_range(handle, item.lines, item.source):
                     pass
-    return files
 
 
 def fingerprint(spec: DataSpec, files: list[CorpusFiles]) -> tuple[str, dict[str, str]]:
@@ -229,6 +234,7 @@ def prepare(spec: DataSpec, on_bad_utf8: str = "error", force: bool = False,
     digest, hashes = fingerprint(spec, files)
     if not force and is_prepared(spec.folder, digest):
         return None
+    _check_ranges(files)
     reports: list[CorpusReport] = []
 
     def fill(staging: Path) -> None:
