@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 SEARCHES = {"greedy": 1, "beam5": 5}
-# CTranslate2 rows: (model folder, compute type, threads layout). "tcli" is tcli's rule (core/ct2_backend.py:
+# CTranslate2 rows: (model folder, compute type, threads layout). "tcli" is tcli's rule (core/ct2/runtime.py:
 # one translator per thread); "1xN" is one translator with N threads (tcli's layout before issue 15).
 # A "-w" suffix (tcli-w, tcli-int8-w, hf-w) runs a PyTorch system with --threads workers of one thread each,
 # the layout of tcli's native backend; without it, one search with --threads torch threads.
@@ -51,7 +51,7 @@ def translator_for(args: argparse.Namespace):
 
 def source_batches(args: argparse.Namespace, beam: int) -> list[list[list[int]]]:
     """Token ids of every non-empty source line, in tcli's length-sorted token-budget batches."""
-    from translate_cli.core.translator import length_batches
+    from translate_cli.core.native import length_batches
 
     src, batch_tokens = args.src, args.batch_tokens
     translator = translator_for(args)
@@ -114,7 +114,7 @@ def workers_runner(args: argparse.Namespace, beam: int):
 
     import torch
 
-    from translate_cli.core.translator import length_batches, worker_budget
+    from translate_cli.core.native import length_batches, worker_budget
 
     torch.set_num_threads(1)
     inner = make_runner(argparse.Namespace(**{**vars(args), "system": args.system[:-2]}), beam)
@@ -146,8 +146,7 @@ def make_runner(args: argparse.Namespace, beam: int):
 
     if args.system in ("tcli", "tcli-int8", "tcli-int8-torchao"):
         from translate_cli.core.checkpoint import load_model
-        from translate_cli.core.quantize import quantize_int8
-        from translate_cli.core.search import beam_search, greedy_search
+        from translate_cli.core.native import beam_search, greedy_search, quantize_int8
 
         model = load_model(args.model).model
         if args.system == "tcli-int8":
@@ -204,8 +203,8 @@ def ct2_runner(args: argparse.Namespace, beam: int, limits, translator, penalty:
     (with its forced target prefix and suppressed tokens)."""
     import ctranslate2
 
-    from translate_cli.core.ct2_backend import CT2Threads, batch_size, threads_for
-    from translate_cli.core.model_config import suppressed_ids
+    from translate_cli.core.architecture import suppressed_ids
+    from translate_cli.core.ct2.runtime import CT2Threads, batch_size, threads_for
 
     kind, compute_type, layout = CT2_SYSTEMS[args.system]
     config, tokenizer = translator.info.model, translator.tokenizer

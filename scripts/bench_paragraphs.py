@@ -50,7 +50,7 @@ def main() -> None:
 
     from translate_cli.core import metrics
     from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.sentences import join_sentences
+    from translate_cli.core.sentences import joiner
     from translate_cli.core.translator import TranslationStats, Translator
 
     torch.set_num_threads(args.threads)
@@ -62,7 +62,7 @@ def main() -> None:
     lang = translator.lang
     runs = paragraphs(len(sources), args.seed)
     source_paragraphs = [" ".join(sources[i] for i in run) for run in runs]
-    reference_paragraphs = [join_sentences([references[i] for i in run], lang) for run in runs]
+    reference_paragraphs = [joiner(lang).join(references[i] for i in run) for run in runs]
     options = translator.info.decode.updated(beam_size=args.beam_size)
 
     rows = []
@@ -70,7 +70,7 @@ def main() -> None:
         stats, started = TranslationStats(), time.perf_counter()
         if system == "oracle":
             lines = [t.text for t in translator.translate(sources, options.updated(split="none"), stats)]
-            hypotheses = [join_sentences([lines[i] for i in run], lang) for run in runs]
+            hypotheses = [joiner(lang).join(lines[i] for i in run) for run in runs]
         else:
             hypotheses = [t.text for t in translator.translate(source_paragraphs, options.updated(split=system), stats)]
         seconds = time.perf_counter() - started

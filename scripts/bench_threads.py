@@ -60,23 +60,25 @@ def make_translator(args: argparse.Namespace, system: str, layout: str):
     from translate_cli.core.translator import Translator
 
     if system.startswith("ct2"):
-        from translate_cli.core.ct2_backend import CT2Searcher, CT2Threads, load_ct2
+        from translate_cli.core.ct2.runtime import CT2Searcher, CT2Threads, load_ct2
 
         threads, size = layout.split("/")
         inter, intra = (int(n) for n in threads.split("x"))
         folder = args.ct2_int8 if system == "ct2-int8" else args.ct2_fp32
         loaded = load_ct2(folder)
-        loaded.ct2 = CT2Searcher(Path(folder), loaded.ct2.pieces, loaded.info.model, layout=CT2Threads(inter, intra))
-        loaded.ct2.max_batch_size = None if size == "rule" else int(size)
+        loaded.searcher = CT2Searcher(Path(folder), loaded.searcher.pieces, loaded.info.model,
+                                      layout=CT2Threads(inter, intra))
+        loaded.searcher.max_batch_size = None if size == "rule" else int(size)
         return Translator(loaded)
     import torch
 
     from translate_cli.core.checkpoint import load_model
+    from translate_cli.core.native import NativeSearcher
 
     workers, per_worker = (int(n) for n in layout.split("x"))
     torch.set_num_threads(per_worker)
     loaded = load_model(args.model)
-    loaded.search_workers = workers
+    loaded.searcher = NativeSearcher(loaded.model, workers)
     return Translator(loaded)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 def load(args: argparse.Namespace):
     from translate_cli import config as config_module
-    from translate_cli.core.data_dir import load_meta
+    from translate_cli.core.train.prepared import load_meta
 
     overrides = [f"train.threads={args.threads}", f"train.batch_tokens={args.batch_tokens}", *args.overrides]
     config = config_module.load(args.config, overrides)
@@ -50,7 +50,7 @@ def marian(config, vocab_size: int):
     return MarianMTModel(hf_config)
 
 
-def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, int]:
+def hf_updates(config, meta, updates: int, warmup: int) -> tuple[float, int]:
     """HF's standard recipe: model(...) logits over every position, CE with ignore_index for padding."""
     import numpy as np
     import torch
@@ -58,9 +58,9 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
 
     from translate_cli.core.data import BatchStream, ParallelCorpus, collate_update
 
-    corpus = ParallelCorpus.open(Path(config.data_dir), "train", np.dtype(meta["dtype"]))
+    corpus = ParallelCorpus.open(Path(config.data_dir), "train", np.dtype(meta.dtype))
     stream = BatchStream([corpus], config.train.batch_tokens, config.train.seed)
-    model = marian(config, meta["vocab_size"]).train()
+    model = marian(config, meta.vocab_size).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, betas=config.train.adam_betas)
     tokens, started = 0, 0.0
     for step in range(warmup + updates):
@@ -81,9 +81,9 @@ def hf_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, in
     return time.perf_counter() - started, tokens
 
 
-def tcli_updates(config, meta: dict, updates: int, warmup: int) -> tuple[float, int, dict]:
-    from translate_cli.core.distributed import Dist
-    from translate_cli.core.trainer import Trainer
+def tcli_updates(config, meta, updates: int, warmup: int) -> tuple[float, int, dict]:
+    from translate_cli.core.train.distributed import Dist
+    from translate_cli.core.train.trainer import Trainer
 
     trainer = Trainer(config.train_job(meta), Dist())
     trainer.model.train()
@@ -146,7 +146,7 @@ def worker(args: argparse.Namespace) -> dict:
         extra = {}
     else:
         seconds, tokens, counts = tcli_updates(config, meta, args.updates, args.warmup)
-        flops = model_flops(config, meta["vocab_size"], counts)
+        flops = model_flops(config, meta.vocab_size, counts)
         ceiling = matmul_ceiling(args.threads, config.train.precision)
         extra = {"model_gflops_per_s": round(flops / seconds / 1e9, 1), "matmul_ceiling_gflops_per_s": round(ceiling, 1),
                  "mfu": round(flops / seconds / 1e9 / ceiling, 3)}

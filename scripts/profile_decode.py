@@ -47,7 +47,6 @@ def main() -> None:
     parser.add_argument("--json", default="docs/profile_decode.json")
     args = parser.parse_args()
     import torch
-
     from rich.console import Console
     from rich.table import Table
 

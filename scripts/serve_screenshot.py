@@ -12,12 +12,12 @@ import argparse
 
 from playwright.sync_api import sync_playwright
 
-from translate_cli.core.batcher import BatchSettings
-from translate_cli.core.listener import Listener
-from translate_cli.core.request_checks import ServerLimits
-from translate_cli.core.server import create_app
-from translate_cli.core.service import TranslationService
-from translate_cli.core.translator import load_for_translation
+from translate_cli.core.native import load_native
+from translate_cli.core.serving.batcher import BatchSettings
+from translate_cli.core.serving.limits import ServerLimits
+from translate_cli.core.serving.service import TranslationService
+from translate_cli.server.app import create_app
+from translate_cli.server.listener import Listener
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
@@ -29,12 +29,11 @@ def main() -> None:
     parser.add_argument("--output", "-o", required=True)
     parser.add_argument("--text", default="Where is the station?\nI'm in the tennis club.\nIt's raining today.")
     args = parser.parse_args()
-    loaded = load_for_translation(args.model)
+    loaded = load_native(args.model)
     service = TranslationService(loaded, loaded.info.decode, BatchSettings(), "native")
     listener = Listener(create_app(service, ServerLimits()), "127.0.0.1", 0)
     listener.start()
     try:
-        listener.wait_started()
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page(viewport={"width": 900, "height": 420})

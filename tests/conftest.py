@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
+from translate_cli.core.architecture import ModelConfig
+from translate_cli.core.model import Seq2SeqTransformer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TCLI_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -24,6 +25,17 @@ def tiny_model(vocab_size: int = 40, seed: int = 0, **overrides) -> Seq2SeqTrans
     return Seq2SeqTransformer(ModelConfig(**settings)).eval()
 
 
+def translate_stream(translator, lines, sink, options, chunk_lines: int = 2000):
+    """`tcli translate` on a file, in the library: lines in batches of chunk_lines, each batch's outputs
+    written to `sink` at once; returns the translation counts."""
+    from translate_cli.core.documents.lines import LineTranslation, write_stream
+    from translate_cli.core.documents.stream import batched
+
+    job = LineTranslation(translator, options)
+    write_stream(job.outputs(batched(lines, chunk_lines)), sink)
+    return job.stats
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "en-ja" / "tanaka50k" / "train.en").is_file():
@@ -34,7 +46,7 @@ def shared_data() -> Path:
 def build_model_dir(folder: Path, target_langs: list[str], seed: int = 0) -> Path:
     """An untrained but complete model directory (SentencePiece on the sample corpus, random weights)."""
     from translate_cli.core.checkpoint import ModelInfo, save_model
-    from translate_cli.core.search import DecodeOptions
+    from translate_cli.core.decoding import DecodeOptions
     from translate_cli.core.text import Normalization
     from translate_cli.core.tokenizer import SentencePieceTokenizer, VocabSettings, lang_tag, train_sentencepiece
 
@@ -156,7 +168,7 @@ class HfModels:
 
     def imported(self, kind: str) -> Path:
         if kind not in self.imports:
-            from translate_cli.core.hf_import import import_folder
+            from translate_cli.core.hf.importer import import_folder
 
             self.imports[kind] = import_folder(self.folder(kind), self.root / "tcli" / kind).folder
         return self.imports[kind]

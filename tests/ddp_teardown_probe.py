@@ -8,7 +8,7 @@ import sys
 from torch.nn.parallel import DistributedDataParallel
 
 from translate_cli.cli import main
-from translate_cli.core import distributed
+from translate_cli.core.train import distributed
 
 _teardown = distributed.teardown
 

@@ -22,10 +22,10 @@ class Reply:
 
 def make_app(loaded, options=None, batching: dict | None = None, **limits):
     """A fresh service (its own batcher) and app over an already loaded model."""
-    from translate_cli.core.batcher import BatchSettings
-    from translate_cli.core.request_checks import ServerLimits
-    from translate_cli.core.server import create_app
-    from translate_cli.core.service import TranslationService
+    from translate_cli.core.serving.batcher import BatchSettings
+    from translate_cli.core.serving.limits import ServerLimits
+    from translate_cli.core.serving.service import TranslationService
+    from translate_cli.server.app import create_app
 
     service = TranslationService(loaded, options or loaded.info.decode, BatchSettings(**(batching or {})), "native")
     return create_app(service, ServerLimits(**limits)), service
@@ -34,12 +34,11 @@ def make_app(loaded, options=None, batching: dict | None = None, **limits):
 @contextmanager
 def running(app) -> Iterator:
     """The app served on 127.0.0.1, port chosen by the OS; stopped (gracefully) on exit."""
-    from translate_cli.core.listener import Listener
+    from translate_cli.server.listener import Listener
 
     listener = Listener(app, "127.0.0.1", 0)
     listener.start()
     try:
-        listener.wait_started(300)
         yield listener
     finally:
         listener.stop()

@@ -1,4 +1,4 @@
-"""Dynamic batching (core/batcher.py) with a stand-in model whose batches the test controls and records."""
+"""Dynamic batching (core/serving/batcher.py) with a stand-in model whose batches the test controls and records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from translate_cli.core.batcher import Batcher, BatchSettings, Overloaded
+from translate_cli.core.serving.batcher import Batcher, BatchSettings, Overloaded
 
 
 class GatedModel:

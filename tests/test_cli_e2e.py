@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import E2E_SLICE as SLICE
 from conftest import run_tcli as tcli
 

@@ -4,11 +4,11 @@ in order; bad rows stop with their line number or are copied through and counted
 import json
 
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
-from translate_cli.core.columns import JsonlField, RowStats, TsvColumn, translate_rows
+from translate_cli.core.documents.columns import JsonlField, RowStats, TsvColumn, translate_rows
 from translate_cli.errors import DataError
 
 CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\n"), max_size=12)

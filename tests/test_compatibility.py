@@ -12,9 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
-
 from conftest import REPO, run_cli
+from safetensors.torch import load_file
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "v1"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))

@@ -4,14 +4,15 @@ translations as one translator given the same batches; its thread rule uses ever
 import io
 
 import pytest
+from conftest import translate_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.ct2_backend import CT2Threads, batch_size, load_ct2, threads_for
-from translate_cli.core.export_ct2 import export
-from translate_cli.core.translator import DecodeOptions, Translator
-from translate_cli.steps.translate import translate_stream
+from translate_cli.core.ct2.export import export
+from translate_cli.core.ct2.runtime import CT2Threads, batch_size, load_ct2, threads_for
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.translator import Translator
 
 LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=60)
 WORDS = st.lists(st.sampled_from(["Where", "is", "the", "station", "?", "I", "like", "tennis", "very", "much", "."]),
@@ -23,8 +24,8 @@ def translators(single_model_dir, tmp_path_factory):
     """(several translators, one translator) over the same export, with the same batches."""
     folder = export(load_model(single_model_dir), tmp_path_factory.mktemp("ct2") / "ct2")
     many, one = load_ct2(folder, threads=3), load_ct2(folder, threads=1)
-    assert (many.ct2.threads.inter_threads, one.ct2.threads.inter_threads) == (3, 1)
-    many.ct2.max_batch_size = one.ct2.max_batch_size = 2
+    assert (many.searcher.threads.inter_threads, one.searcher.threads.inter_threads) == (3, 1)
+    many.searcher.max_batch_size = one.searcher.max_batch_size = 2
     return Translator(many), Translator(one)
 
 

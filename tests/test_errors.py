@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from conftest import one_line_error, run_cli
 
 CONFIG = """\

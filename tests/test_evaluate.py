@@ -14,9 +14,8 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
-
 from conftest import REPO, one_line_error, run_cli
+from safetensors.torch import load_file
 
 CI_DOC = REPO / "docs" / "ci.md"
 
@@ -26,7 +25,7 @@ def run(e2e_project: Path) -> dict:
     """The e2e run's step-100 checkpoint as a model directory, and both models' --config reports."""
     from translate_cli.core.checkpoint import read_info, save_model
     from translate_cli.core.model import Seq2SeqTransformer
-    from translate_cli.core.run_dir import list_checkpoints
+    from translate_cli.core.train.run_dir import list_checkpoints
 
     folder = e2e_project / "runs" / "e2e"
     step, weights = list_checkpoints(folder)[0]
@@ -91,7 +90,7 @@ def test_a_model_compared_with_itself_is_never_significant(run, tmp_path, method
 def test_the_sacrebleu_quirks_tcli_works_around():
     """Canaries: if sacreBLEU changes either behaviour, the workaround named here can go.
     1. Its paired bootstrap calls identical systems significant (it counts only strictly larger differences):
-       core/significance.py reports p = 1 for equal scores.
+       core/evaluate/significance.py reports p = 1 for equal scores.
     2. corpus_score(n_bootstrap=...) raises TypeError on chrF when some resamples score exactly 0:
        core/metrics.py summarises the same resamples with sacrebleu.significance.estimate_ci."""
     from sacrebleu.metrics import CHRF

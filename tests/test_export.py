@@ -1,18 +1,18 @@
 """The CTranslate2 export computes the same model, and the ctranslate2 backend keeps tcli's guarantees."""
 
 import torch
-
 from conftest import run_cli
+
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.ct2_backend import load_ct2
-from translate_cli.core.export_ct2 import export
+from translate_cli.core.ct2.export import export
+from translate_cli.core.ct2.runtime import load_ct2
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID
 
 
 def test_exported_model_scores_tokens_like_the_native_one(single_model_dir, tmp_path):
     loaded = load_model(single_model_dir)
     folder = export(loaded, tmp_path / "ct2")
-    ct2 = load_ct2(folder).ct2
+    ct2 = load_ct2(folder).searcher
     sources = [loaded.tokenizer.encode("Where is the station?"), loaded.tokenizer.encode("I like tennis very much.")]
     targets = [loaded.tokenizer.encode("駅はどこですか。"), loaded.tokenizer.encode("テニスが大好きです。")]
     pieces = ct2.pieces
@@ -140,7 +140,7 @@ def test_backend_auto_without_ctranslate2_installed_says_which_extra(single_mode
     import importlib.util
     import shutil
 
-    from translate_cli.core import ct2_backend
+    from translate_cli.core.ct2 import backend as ct2_backend
 
     model = tmp_path / "model"
     shutil.copytree(single_model_dir, model)

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli
 from test_resume import assert_identical, child, weights
+
 from translate_cli.core.checkpoint import load_model
 
 CONFIG = """\

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import REPO, run_cli
+
 from translate_cli.core.checkpoint import load_model
 from translate_cli.core.data import pad_sequences
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.text import single_line
 from translate_cli.core.translator import Translator
 
@@ -133,8 +133,8 @@ def test_imported_model_works_through_the_cli(hf_models, tmp_path):
 
 @pytest.mark.parametrize("kind", ["marian", "nllb"])
 def test_ctranslate2_export_of_an_imported_model(hf_models, kind, tmp_path):
-    from translate_cli.core.ct2_backend import load_ct2
-    from translate_cli.core.export_ct2 import export
+    from translate_cli.core.ct2.export import export
+    from translate_cli.core.ct2.runtime import load_ct2
 
     loaded = load_model(hf_models.imported(kind))
     exported = load_ct2(export(loaded, tmp_path / "ct2"))

@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
-
 from conftest import one_line_error, run_cli
+from safetensors.torch import load_file
 from test_safe_loading import booby_trap
+
 from translate_cli.core.checkpoint import load_model
 
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 SLICE = {"train": 3000, "dev": 40, "test": 40}

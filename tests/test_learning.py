@@ -1,13 +1,13 @@
 """A tiny model learns to reverse sequences: the whole training path (loss, schedule, search) works."""
 
 import torch
-
 from conftest import tiny_model
+
 from translate_cli.core.data import Batch, pad_sequences
-from translate_cli.core.search import greedy_search
+from translate_cli.core.native import greedy_search
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
-from translate_cli.core.loss import loss_sum
-from translate_cli.core.schedule import lr_factor
+from translate_cli.core.train.loss import loss_sum
+from translate_cli.core.train.schedule import lr_factor
 
 
 def reverse_batch(generator: torch.Generator, size: int = 64) -> Batch:
@@ -45,7 +45,7 @@ def test_tiny_model_learns_to_reverse():
 
 
 def test_decaying_schedules_warm_up_then_fall_to_nothing_at_max_steps():
-    from translate_cli.core.schedule import Schedule, TrainSettings
+    from translate_cli.core.train.schedule import Schedule, TrainSettings
 
     for kind in ("linear", "cosine"):
         schedule = Schedule(TrainSettings(lr=1e-3, warmup_steps=100, max_steps=1000, lr_schedule=kind))

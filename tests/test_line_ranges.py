@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, one_line_error, run_cli
+
 from translate_cli import config
 from translate_cli.errors import ConfigError
 

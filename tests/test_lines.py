@@ -5,13 +5,14 @@ import io
 import random
 
 import pytest
+from conftest import run_cli, translate_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.translator import DecodeOptions, Translator
-from translate_cli.steps.translate import translate_stream
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.native import NativeSearcher
+from translate_cli.core.translator import Translator
 
 # Any character but the line feed (the only line end) and surrogates (not encodable in UTF-8).
 LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=60)
@@ -87,7 +88,7 @@ def test_several_search_workers_keep_lines_order_and_translations(single_model_d
     options = DecodeOptions(beam_size=beam, max_len_b=3, max_len_a=0.2, batch_tokens=16)  # small batches
     texts = []
     for workers in (3, 1):
-        loaded.search_workers = workers
+        loaded.searcher = NativeSearcher(loaded.model, workers)
         sink = io.StringIO()
         stats = translate_stream(Translator(loaded), iter(lines), sink, options, chunk_lines=chunk)
         texts.append(sink.getvalue())

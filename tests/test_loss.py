@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from translate_cli.core.loss import linear_cross_entropy
+from translate_cli.core.train.loss import linear_cross_entropy
 
 
 def test_fused_loss_and_gradients_equal_plain_cross_entropy():

@@ -1,8 +1,8 @@
 """Properties of the transformer: masking leaks nothing, padding changes nothing, caching is exact."""
 
 import torch
-
 from conftest import tiny_model
+
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 

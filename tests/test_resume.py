@@ -16,7 +16,7 @@ from translate_cli.core.checkpoint import load_model
 # inside the training loop, at an exact step, so the test does not depend on timing.
 CHILD = """
 import os, signal, sys, time, pathlib
-from translate_cli.core import trainer as train
+from translate_cli.core.train import trainer as train
 from translate_cli.core import checkpoint
 action, at_step = sys.argv[1], int(sys.argv[2])
 original_update, original_write = train.Trainer.train_update, checkpoint.write_model_files

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from translate_cli.core.checkpoint import load_model, sha256_file
 from translate_cli.errors import CheckpointError
 

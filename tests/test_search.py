@@ -3,9 +3,9 @@
 import itertools
 
 import torch
-
 from conftest import tiny_model
-from translate_cli.core.search import beam_search, greedy_search, length_penalty
+
+from translate_cli.core.native import beam_search, greedy_search, length_penalty
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 

@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.search import DecodeOptions
-from translate_cli.core.sentences import join_sentences, split_sentences
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.sentences import joiner, split_sentences
 from translate_cli.core.translator import Translator
 
 CASES = [json.loads(line) for line in
@@ -39,8 +39,8 @@ def test_splitting_loses_reorders_and_adds_no_character(text):
 
 
 def test_joining_follows_the_target_language():
-    assert join_sentences(["駅はどこですか。", "遠いです。"], "ja") == "駅はどこですか。遠いです。"
-    assert join_sentences(["स्टेशन कहाँ है?", "दूर है।"], "hi") == "स्टेशन कहाँ है? दूर है।"
+    assert joiner("ja").join(["駅はどこですか。", "遠いです。"]) == "駅はどこですか。遠いです。"
+    assert joiner("hi").join(["स्टेशन कहाँ है?", "दूर है।"]) == "स्टेशन कहाँ है? दूर है।"
 
 
 @pytest.mark.parametrize("lang, joiner", [("ja", ""), ("hi", " ")])

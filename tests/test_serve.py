@@ -12,9 +12,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from conftest import run_cli
 from servers import call, make_app, running
+
 from translate_cli.core.checkpoint import load_model
 from translate_cli.core.translator import Translator
 
@@ -196,8 +196,8 @@ def test_overload_answers_503_with_retry_after_and_queued_requests_still_finish(
 
 
 def test_port_in_use_is_a_clear_error():
-    from translate_cli.core.listener import bind
     from translate_cli.errors import TcliError
+    from translate_cli.server.listener import bind
 
     taken = bind("127.0.0.1", 0)
     try:

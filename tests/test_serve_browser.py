@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-
 from servers import make_app, running
+
 from translate_cli.core.checkpoint import load_model
 from translate_cli.core.translator import Translator
 

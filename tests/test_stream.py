@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from translate_cli.core.stream import batched, line_batches
+from translate_cli.core.documents.stream import batched, line_batches
 from translate_cli.errors import DataError
 
 WAIT = 900  # seconds before a test gives up on an output it expects (start-up on a loaded machine can take minutes)

@@ -1,10 +1,9 @@
 """Normalisation and cleaning rules, and strict line reading."""
 
+import numpy as np
 import pytest
 
-from translate_cli.core import textio
-import numpy as np
-
+from translate_cli.core.files import ReadStats, iter_file, iter_pairs, read_lines
 from translate_cli.core.text import (Cleaner, CleanRules, Normalization, check_script_rules, first_occurrences,
                                      normalize, pair_digest)
 from translate_cli.errors import ConfigError, DataError
@@ -74,25 +73,25 @@ def test_indic_normalizer_keeps_colons_and_is_idempotent():
 def test_reading_handles_bom_crlf_and_unicode_line_separators(tmp_path):
     path = tmp_path / "a.txt"
     path.write_bytes(b"\xef\xbb\xbfone\r\ntwo\xe2\x80\xa8still two\r\n\nfour")
-    assert textio.read_lines(path) == ["one", "two\u2028still two", "", "four"]
+    assert read_lines(path) == ["one", "two\u2028still two", "", "four"]
 
 
 def test_reading_errors_name_file_and_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok\nbad \xff byte\n")
     with pytest.raises(DataError, match=r"bad.txt:2: invalid UTF-8"):
-        textio.read_lines(bad)
-    stats = textio.ReadStats()
-    assert list(textio.iter_file(bad, "replace", stats)) == ["ok", "bad \ufffd byte"]
+        read_lines(bad)
+    stats = ReadStats()
+    assert list(iter_file(bad, "replace", stats)) == ["ok", "bad \ufffd byte"]
     assert stats.replaced_lines == 1
     nul = tmp_path / "nul.txt"
     nul.write_bytes(b"a\nb\x00c\n")
     with pytest.raises(DataError, match=r"nul.txt:2: contains a NUL byte"):
-        textio.read_lines(nul)
+        read_lines(nul)
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     with pytest.raises(DataError, match="empty"):
-        textio.read_lines(empty)
+        read_lines(empty)
 
 
 def test_pairs_with_different_line_counts_stop_with_both_counts(tmp_path):
@@ -100,7 +99,7 @@ def test_pairs_with_different_line_counts_stop_with_both_counts(tmp_path):
     source.write_text("a\nb\nc\n", encoding="utf-8")
     target.write_text("x\ny\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"c.ja: has 2 lines but .*c.en has 3"):
-        list(textio.iter_pairs(source, target))
+        list(iter_pairs(source, target))
 
 
 def test_sentencepiece_keeps_text_exactly_as_normalised(tmp_path):

@@ -3,11 +3,11 @@
 import json
 
 import torch
+from conftest import run_cli
 from safetensors.torch import load_file
 
-from conftest import run_cli
-from translate_cli.core import trainer
-from translate_cli.core.run_dir import average_weights
+from translate_cli.core.train import trainer
+from translate_cli.core.train.run_dir import average_weights
 from translate_cli.errors import ConfigError
 
 
@@ -106,8 +106,9 @@ def test_torch_compile_trains(tiny_project, tcli):
 
 def test_fused_adamw_is_used_where_available(tiny_project, tcli):
     from translate_cli import config
-    from translate_cli.core.model import ModelConfig, Seq2SeqTransformer
-    from translate_cli.core.trainer import make_optimizer
+    from translate_cli.core.architecture import ModelConfig
+    from translate_cli.core.model import Seq2SeqTransformer
+    from translate_cli.core.train.trainer import make_optimizer
 
     settings = config.load(tiny_project / "c.yaml")
     model = Seq2SeqTransformer(ModelConfig(vocab_size=50, d_model=16, heads=2, ff_dim=32))

@@ -51,11 +51,11 @@ def test_nbest_tsv_and_jsonl(multi_model_dir, tmp_path):
 
 
 def test_int8_quantization_replaces_linear_layers(single_model_dir):
-    from translate_cli.core.checkpoint import load_model
-    from translate_cli.core.quantize import quantize_int8
-
     import torch
     from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantizedLinear
+
+    from translate_cli.core.checkpoint import load_model
+    from translate_cli.core.native import quantize_int8
 
     model = quantize_int8(load_model(single_model_dir).model)
     assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())

@@ -4,17 +4,16 @@ are the model's own (rows sum to 1, the causal mask leaves the upper triangle em
 import json
 import sys
 
+import matplotlib.image as matplotlib_image  # the viz extra is part of .[dev]
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_cli, tiny_model
-from translate_cli.core.pictures import decoder_attention
+
 from translate_cli.core.model import _merge_heads, _split_heads
+from translate_cli.core.pictures.plots import decoder_attention
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from translate_cli.errors import TcliError
-
-import matplotlib.image as matplotlib_image  # the viz extra is part of .[dev]
 
 
 def png(path) -> np.ndarray:
@@ -84,7 +83,7 @@ def test_weights_are_the_models_own():
 def test_missing_fonts_fail_clearly(monkeypatch):
     from matplotlib import font_manager
 
-    from translate_cli.core import fonts
+    from translate_cli.core.pictures import fonts
 
     latin_only = [f for f in font_manager.fontManager.ttflist if f.name == "DejaVu Sans"]
     monkeypatch.setattr(font_manager.fontManager, "ttflist", latin_only)

@@ -6,16 +6,25 @@ becomes one red line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
+import typing
 from enum import Enum
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import typer
+from annotated_types import Ge, Gt, Le
 
 from translate_cli import console
+from translate_cli.core.decoding import Backend, DecodeOptions, DecodeOverrides, Quantization
+from translate_cli.core.documents.options import BadRowChoice, LineOptions, NbestFormat
+from translate_cli.core.evaluate.settings import GateSettings, Method
+from translate_cli.core.files import OnBadUtf8
+from translate_cli.core.serving.batcher import BatchSettings
+from translate_cli.core.serving.limits import ServerLimits
 from translate_cli.errors import Interrupted, TcliError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -24,15 +33,53 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 EXIT_USER_ERROR, EXIT_BELOW_THRESHOLD, EXIT_INTERRUPTED = 2, 1, 130
 
 
-# Choices of the options below (str enums: Typer shows and checks them).
-BadUtf8 = Enum("BadUtf8", {"error": "error", "replace": "replace"}, type=str)
-Backend = Enum("Backend", {"auto": "auto", "native": "native", "ctranslate2": "ctranslate2"}, type=str)
-ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)
-Quantization = Enum("Quantization", {"none": "none", "int8": "int8"}, type=str)
-NbestFormat = Enum("NbestFormat", {"tsv": "tsv", "jsonl": "jsonl"}, type=str)
-Split = Enum("Split", {"sentences": "sentences", "none": "none"}, type=str)
-BadRowChoice = Enum("BadRowChoice", {"error": "error", "skip-copy": "skip-copy"}, type=str)
-Significance = Enum("Significance", {"bs": "bs", "ar": "ar"}, type=str)
+def choices(name: str, literal: Any) -> type[Enum]:
+    """A str Enum (Typer shows and checks its values) of a Literal the library defines."""
+    return Enum(name, {value: value for value in typing.get_args(literal)}, type=str)
+
+
+def _field_type(owner: type, name: str) -> Any:
+    hint = typing.get_type_hints(owner, include_extras=True)[name]
+    if typing.get_origin(hint) is typing.Union:  # Optional[X] -> X
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
+
+
+def field_default(owner: type, name: str) -> Any:
+    """The default of a library dataclass's field (an empty list for a list factory)."""
+    field = next(f for f in dataclasses.fields(owner) if f.name == name)
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+def field_bounds(owner: type, name: str) -> dict:
+    """Typer's min/max from a field's Annotated bounds (Ge, Le; Gt of an int)."""
+    bounds = {}
+    for bound in getattr(_field_type(owner, name), "__metadata__", ()):
+        if isinstance(bound, Ge):
+            bounds["min"] = bound.ge
+        elif isinstance(bound, Le):
+            bounds["max"] = bound.le
+        elif isinstance(bound, Gt) and isinstance(bound.gt, int):
+            bounds["min"] = bound.gt + 1
+    return bounds
+
+
+def field_option(owner: type, name: str, *flags: str, help: str, keep: bool = False) -> Any:
+    """A Typer option for a field of a library dataclass: the field's default (None with `keep`: the model's
+    own setting stays) and bounds, so that neither is ever written twice."""
+    default = None if keep else field_default(owner, name)
+    return typer.Option(default, *flags, help=help, **field_bounds(owner, name))
+
+
+# Choices of the options below, from the library's Literals.
+BadUtf8 = choices("BadUtf8", OnBadUtf8)
+BackendChoice = choices("Backend", Backend)
+ExportFormat = Enum("ExportFormat", {"ctranslate2": "ctranslate2"}, type=str)  # the only export format
+QuantizationChoice = choices("Quantization", Quantization)
+NbestFormatChoice = choices("NbestFormat", NbestFormat)
+Split = choices("Split", _field_type(DecodeOptions, "split"))
+BadRow = choices("BadRow", BadRowChoice)
+Significance = choices("Significance", Method)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -69,7 +116,7 @@ OverridesArg = typer.Argument(None, help="key=value overrides, e.g. train.max_st
 @app.command()
 @user_errors
 def prepare(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
-            on_bad_utf8: BadUtf8 = typer.Option(BadUtf8.error, help="error: stop at invalid UTF-8; replace: "
+            on_bad_utf8: BadUtf8 = typer.Option(BadUtf8("error"), help="error: stop at invalid UTF-8; replace: "
                                                 "replace bad bytes with U+FFFD and count them"),
             force: bool = typer.Option(False, help="redo even when inputs and settings are unchanged")) -> None:
     """Normalise and clean corpora, train SentencePiece, binarise."""
@@ -94,17 +141,21 @@ def train(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesAr
     step.run(config_module.load(config, overrides or []), resume=resume, overwrite=overwrite)
 
 
-BeamOpt = typer.Option(None, "--beam-size", "-b", min=1, help="1 = greedy; default from the model's config")
-PenaltyOpt = typer.Option(None, "--length-penalty", min=0.0, help="length penalty alpha for beam search (GNMT's; "
-                          "imported models: Hugging Face's score / length**alpha)")
-MaxLenAOpt = typer.Option(None, "--max-len-a", min=0.0, help="output limit: a * source tokens + b")
-MaxLenBOpt = typer.Option(None, "--max-len-b", min=1, help="output limit: a * source tokens + b")
-BatchOpt = typer.Option(None, "--batch-tokens", min=16, help="source tokens x beams per batch (native backend; "
-                        "CTranslate2 takes batches of up to 64 sentences)")
+# Decoding: None keeps the model's own setting (model.json); bounds are DecodeOptions'.
+BeamOpt = field_option(DecodeOptions, "beam_size", "--beam-size", "-b", keep=True,
+                       help="1 = greedy; default from the model's config")
+PenaltyOpt = field_option(DecodeOptions, "length_penalty", "--length-penalty", keep=True,
+                          help="length penalty alpha for beam search (GNMT's; imported models: Hugging Face's "
+                          "score / length**alpha)")
+MaxLenAOpt = field_option(DecodeOptions, "max_len_a", "--max-len-a", keep=True, help="output limit: a * source tokens + b")
+MaxLenBOpt = field_option(DecodeOptions, "max_len_b", "--max-len-b", keep=True, help="output limit: a * source tokens + b")
+BatchOpt = field_option(DecodeOptions, "batch_tokens", "--batch-tokens", keep=True,
+                        help="source tokens x beams per batch (native backend; CTranslate2 takes batches of up to "
+                        "64 sentences)")
 ThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads for PyTorch")
 SearchThreadsOpt = typer.Option(None, "--threads", min=1, help="CPU threads (default: all cores), each searching "
                                 "its own batches (both backends)")
-BackendOpt = typer.Option(Backend.auto, help="auto: the CTranslate2 export in the model directory (tcli export "
+BackendOpt = typer.Option(BackendChoice("auto"), help="auto: the CTranslate2 export in the model directory (tcli export "
                           "MODEL_DIR) if there is one, else native PyTorch; native; or ctranslate2 (MODEL_DIR is an "
                           "export)")
 ToOpt = typer.Option(None, "--to", help="target language (for a model trained on several)")
@@ -120,30 +171,33 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
               to: Optional[str] = ToOpt, beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
               max_len_a: Optional[float] = MaxLenAOpt, max_len_b: Optional[int] = MaxLenBOpt,
               batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = SearchThreadsOpt,
-              nbest: int = typer.Option(1, "--nbest", min=1, help="write the N best hypotheses with scores"),
-              nbest_format: NbestFormat = typer.Option(NbestFormat.tsv, help="with --nbest: tsv (line, rank, score, "
-                                                       "text) or jsonl"),
-              on_bad_utf8: BadUtf8 = typer.Option(BadUtf8.error, help="error or replace invalid UTF-8 input"),
-              backend: Backend = BackendOpt,
-              quantize: Quantization = typer.Option(Quantization.none, "--quantize",
-                                                    help="native backend: int8 dynamic quantization of linear layers"),
+              nbest: int = field_option(LineOptions, "nbest", "--nbest", help="write the N best hypotheses with scores"),
+              nbest_format: NbestFormatChoice = typer.Option(NbestFormatChoice(field_default(LineOptions, "nbest_format")),
+                                                             help="with --nbest: tsv (line, rank, score, text) or jsonl"),
+              on_bad_utf8: BadUtf8 = typer.Option(BadUtf8(field_default(LineOptions, "on_bad_utf8")),
+                                                  help="error or replace invalid UTF-8 input"),
+              backend: BackendChoice = BackendOpt,
+              quantize: QuantizationChoice = typer.Option(QuantizationChoice("none"), "--quantize",
+                                                          help="native backend: int8 dynamic quantization of linear "
+                                                          "layers"),
               split: Optional[Split] = SplitOpt,
-              tsv_column: Optional[int] = typer.Option(None, "--tsv-column", min=1, help="translate column N (1 = "
-                                                       "first) of tab-separated rows; other columns pass through"),
+              tsv_column: Optional[int] = field_option(LineOptions, "tsv_column", "--tsv-column",
+                                                       help="translate column N (1 = first) of tab-separated rows; "
+                                                       "other columns pass through"),
               jsonl_field: Optional[str] = typer.Option(None, "--jsonl-field", help="translate this string field of "
                                                         "each JSON-object line; other fields pass through"),
-              on_bad_row: BadRowChoice = typer.Option(BadRowChoice.error, "--on-bad-row", help="with --tsv-column or "
-                                                      "--jsonl-field: error (stop, naming the line) or skip-copy (copy "
-                                                      "the row untranslated and count it)")) -> None:
+              on_bad_row: BadRow = typer.Option(BadRow(field_default(LineOptions, "on_bad_row")), "--on-bad-row",
+                                                help="with --tsv-column or --jsonl-field: error (stop, naming the "
+                                                "line) or skip-copy (copy the row untranslated and count it)")) -> None:
     """Translate a file or stdin, one output line per input line."""
     from translate_cli.steps import translate as step
 
-    step.run(model_dir, input_path=input_path, output_path=output, lang=to, nbest=nbest,
-             decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b,
-                         batch_tokens=batch_tokens, split=split.value if split else None),
-             nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value, backend=backend.value,
-             quantize=quantize.value, threads=threads, tsv_column=tsv_column, jsonl_field=jsonl_field,
-             on_bad_row=on_bad_row.value)
+    decode = DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
+                             max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None)
+    lines = LineOptions(nbest=nbest, nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value,
+                        tsv_column=tsv_column, jsonl_field=jsonl_field, on_bad_row=on_bad_row.value)
+    step.run(model_dir, input_path=input_path, output_path=output, lang=to, decode=decode, lines=lines,
+             backend=backend.value, quantize=quantize.value, threads=threads)
 
 
 EVALUATE_HELP = (
@@ -171,24 +225,26 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
              json_path: Optional[Path] = typer.Option(None, "--json", help="write a JSON report here (with the "
                                                       "hypotheses: a later --baseline)"),
              output: Optional[Path] = typer.Option(None, "--output", "-o", help="also save the translation here"),
-             min_bleu: Optional[float] = typer.Option(None, "--min-bleu", help="exit 1 if BLEU is below this"),
-             min_chrf: Optional[float] = typer.Option(None, "--min-chrf", help="exit 1 if chrF is below this"),
+             min_bleu: Optional[float] = field_option(GateSettings, "min_bleu", "--min-bleu",
+                                                      help="exit 1 if BLEU is below this"),
+             min_chrf: Optional[float] = field_option(GateSettings, "min_chrf", "--min-chrf",
+                                                      help="exit 1 if chrF is below this"),
              confidence: bool = typer.Option(False, "--confidence", help="95% bootstrap confidence intervals "
                                              "(sacreBLEU, 1000 resamples), shown as 29.2 ± 1.1"),
              baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="REPORT.json",
                                                      help="compare with the hypotheses of this --json report"),
              baseline_hyp: Optional[Path] = typer.Option(None, "--baseline-hyp", metavar="FILE",
                                                          help="compare with this translation of the same --ref"),
-             significance: Significance = typer.Option(Significance.bs, "--significance",
+             significance: Significance = typer.Option(Significance(field_default(GateSettings, "method")),
+                                                       "--significance",
                                                        help="paired test: bs = paired bootstrap resampling "
                                                        "(1000 resamples), ar = approximate randomization "
                                                        "(10000 trials)"),
-             fail_if_worse: Optional[float] = typer.Option(None, "--fail-if-worse", metavar="MARGIN", min=0.0,
+             fail_if_worse: Optional[float] = field_option(GateSettings, "fail_if_worse", "--fail-if-worse",
                                                            help="exit 1 if BLEU, chrF or chrF++ is significantly "
                                                            "worse than the baseline (p < --alpha) by more than "
-                                                           "MARGIN points; 0 = any significant loss"),
-             alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=0.5,
-                                         help="significance level of --fail-if-worse"),
+                                                           "MARGIN (points); 0 = any significant loss"),
+             alpha: float = field_option(GateSettings, "alpha", "--alpha", help="significance level of --fail-if-worse"),
              junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE",
                                                   help="JUnit XML: a test case per test set and gate"),
              markdown: Optional[Path] = typer.Option(None, "--markdown", metavar="FILE",
@@ -204,11 +260,12 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
     loaded_config = config_module.load(config, override or []) if config is not None else None
     passed = step.run(model_dir, reference=ref, source=src, hypothesis=hyp, lang=to, config=loaded_config,
                       output=output, threads=threads, confidence=confidence,
-                      gates=dict(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse, alpha=alpha),
-                      baseline=baseline, baseline_hyp=baseline_hyp, method=significance.value,
-                      json_path=json_path, junit=junit, markdown=markdown,
-                      decode=dict(beam_size=beam_size, length_penalty=length_penalty, batch_tokens=batch_tokens,
-                                  split=split.value if split else None))
+                      gates=GateSettings(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse,
+                                         alpha=alpha, method=significance.value),
+                      baseline=baseline, baseline_hyp=baseline_hyp, json_path=json_path, junit=junit,
+                      markdown=markdown, decode=DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty,
+                                                                batch_tokens=batch_tokens,
+                                                                split=split.value if split else None))
     if not passed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 
@@ -218,8 +275,9 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
 def export(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
            output: Optional[Path] = typer.Option(None, "--output", "-o", help="folder to write the export to; "
                                                  "default MODEL_DIR/ctranslate2, where --backend auto finds it"),
-           format: ExportFormat = typer.Option(ExportFormat.ctranslate2, "--format", help="export format"),
-           quantization: Quantization = typer.Option(Quantization.none, help="weight quantization of the export"),
+           format: ExportFormat = typer.Option(ExportFormat("ctranslate2"), "--format", help="export format"),
+           quantization: QuantizationChoice = typer.Option(QuantizationChoice("none"),
+                                                           help="weight quantization of the export"),
            check_with: Optional[Tuple[Path, Path]] = typer.Option(
                None, "--check-with", metavar="SRC REF", help="translate SRC with the model and with the export, "
                "score both against REF, and record the BLEU/chrF change in the export's JSON"),
@@ -292,38 +350,37 @@ def import_model(source: str = typer.Argument(..., help="a Hugging Face model fo
 def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. runs/en-ja/best"),
           host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every interface)"),
           port: int = typer.Option(5000, "--port", min=0, max=65535, help="TCP port (0: any free port)"),
-          backend: Backend = BackendOpt,
-          quantize: Quantization = typer.Option(Quantization.none, "--quantize", help="native backend: int8 weights"),
+          backend: BackendChoice = BackendOpt,
+          quantize: QuantizationChoice = typer.Option(QuantizationChoice("none"), "--quantize",
+                                                      help="native backend: int8 weights"),
           threads: Optional[int] = SearchThreadsOpt, beam_size: Optional[int] = BeamOpt,
           length_penalty: Optional[float] = PenaltyOpt, max_len_a: Optional[float] = MaxLenAOpt,
           max_len_b: Optional[int] = MaxLenBOpt, batch_tokens: Optional[int] = BatchOpt,
           split: Optional[Split] = SplitOpt,
-          batching: Optional[bool] = typer.Option(None, "--batching/--no-batching",
-                                                  help="decode concurrent requests together (default on)"),
-          batch_wait_ms: Optional[float] = typer.Option(None, "--batch-wait-ms", min=0.0,
-                                                        help="how long a request may wait for others (default 5)"),
-          max_queue: Optional[int] = typer.Option(None, "--max-queue", min=1, help="sentences waiting before "
-                                                  "requests get 503 + Retry-After (default 1024)"),
-          max_body_bytes: Optional[int] = typer.Option(None, "--max-body-bytes", min=1,
-                                                       help="larger bodies get 413 (default 1000000)"),
-          max_strings: Optional[int] = typer.Option(None, "--max-strings", min=1,
-                                                    help="strings per request (default 100)"),
-          max_chars: Optional[int] = typer.Option(None, "--max-chars", min=1,
-                                                  help="characters per string (default 5000)"),
+          enabled: bool = typer.Option(field_default(BatchSettings, "enabled"), "--batching/--no-batching",
+                                       help="decode concurrent requests together"),
+          wait_ms: float = field_option(BatchSettings, "wait_ms", "--batch-wait-ms",
+                                        help="how long a request may wait for others"),
+          max_queue: int = field_option(BatchSettings, "max_queue", "--max-queue",
+                                        help="sentences waiting before requests get 503 + Retry-After"),
+          max_body_bytes: int = field_option(ServerLimits, "max_body_bytes", "--max-body-bytes",
+                                             help="larger bodies get 413"),
+          max_strings: int = field_option(ServerLimits, "max_strings", "--max-strings", help="strings per request"),
+          max_chars: int = field_option(ServerLimits, "max_chars", "--max-chars", help="characters per string"),
           api_key: Optional[str] = typer.Option(None, "--api-key", envvar="TCLI_API_KEY",
                                                 help="require this key on POST /translate (or set TCLI_API_KEY)"),
-          cors_origin: Optional[List[str]] = typer.Option(None, "--cors-origin", help="allow browser pages from "
-                                                          "this origin (repeatable; '*' for any); default none"),
+          cors_origins: Optional[List[str]] = typer.Option(None, "--cors-origin", help="allow browser pages from "
+                                                           "this origin (repeatable; '*' for any); default none"),
           access_log: bool = typer.Option(False, "--access-log", help="log every request")) -> None:
     """Serve a model over HTTP: LibreTranslate API, /health, /info, /docs and a web page at /."""
     from translate_cli.steps import serve as step
 
     step.run(model_dir, host=host, port=port, backend=backend.value, quantize=quantize.value, threads=threads,
-             decode=dict(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
-                         max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None),
-             batching=dict(enabled=batching, wait_ms=batch_wait_ms, max_queue=max_queue),
-             limits=dict(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
-                         api_key=api_key or None, cors_origins=cors_origin or None),
+             decode=DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
+                                    max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None),
+             batching=BatchSettings(enabled=enabled, wait_ms=wait_ms, max_queue=max_queue),
+             limits=ServerLimits(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
+                                 api_key=api_key or None, cors_origins=cors_origins or []),
              access_log=access_log)
 
 

@@ -13,14 +13,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from translate_cli.core.architecture import VOCABULARY_FIELDS, ModelConfig
 from translate_cli.core.checkpoint import read_info
-from translate_cli.core.data_dir import SPLITS, Corpora, DataSpec
-from translate_cli.core.model import VOCABULARY_FIELDS, ModelConfig
-from translate_cli.core.schedule import TrainSettings
-from translate_cli.core.search import DecodeOptions
+from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.text import CleanRules, Normalization
 from translate_cli.core.tokenizer import VocabSettings
-from translate_cli.core.trainer import TrainJob
+from translate_cli.core.train.prepared import SPLITS, Corpora, DataSpec, PreparedMeta
+from translate_cli.core.train.schedule import TrainJob, TrainSettings
 from translate_cli.errors import ConfigError
 
 
@@ -117,10 +116,10 @@ class Config(BaseModel):
         chosen = {key: getattr(self.model, key) for key in ("dropout", "max_source_tokens") if key in self._model_keys}
         return replace(start, **chosen)
 
-    def train_job(self, meta: dict) -> TrainJob:
+    def train_job(self, meta: PreparedMeta) -> TrainJob:
         """What `train` needs, given the prepared data's meta.json."""
         return TrainJob(name=self.name, work=Path(self.work_dir), data_dir=Path(self.data_dir), meta=meta,
-                        model=self.model_settings(meta["vocab_size"]), train=self.train, decode=self.decode)
+                        model=self.model_settings(meta.vocab_size), train=self.train, decode=self.decode)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

@@ -15,12 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from translate_cli.core.decoding import DecodeOptions
-from translate_cli.core.model_config import ModelConfig
-from translate_cli.core.textio import fsync_dir
+from translate_cli.core.architecture import ModelConfig
+from translate_cli.core.decoding import DecodeOptions, Searcher
+from translate_cli.core.files import fsync_dir
 from translate_cli.core.text import Normalization
-from translate_cli.core.tokenizer import (SentencePieceTokenizer, Tokenizer, lang_tag, load_tokenizer,
-                                          tokenizer_files)
+from translate_cli.core.tokenizer import SentencePieceTokenizer, Tokenizer, lang_tag, load_tokenizer, tokenizer_files
 from translate_cli.errors import CheckpointError, reason
 
 if TYPE_CHECKING:  # torch is imported only where weights are read or written: reading model.json needs none
@@ -120,11 +119,11 @@ class ModelInfo:
 @dataclass
 class LoadedModel:
     info: ModelInfo
-    model: Seq2SeqTransformer | None  # None for a CTranslate2 export, which searches with `ct2`
+    model: Seq2SeqTransformer | None  # None for a CTranslate2 export
     tokenizer: Tokenizer
     path: Path
-    ct2: object | None = None
-    search_workers: int = 1  # native backend: threads that search batches side by side (core/translator.py)
+    # The backend's search (core/decoding.py); None: the native search of `model` on one thread.
+    searcher: Searcher | None = None
 
 
 def sha256_file(path: Path) -> str:

@@ -1,16 +1,24 @@
-"""What a search is asked for and what it returns, without torch: DecodeOptions and Hypothesis.
+"""The contract between the translator and a backend's search, without torch: what a search is asked for
+(DecodeOptions), what it returns (Hypothesis), and the Searcher protocol that the native search
+(core/native.py) and the CTranslate2 runtime (core/ct2/runtime.py) implement.
 
-They live apart from core/search.py so that translating through CTranslate2 never imports torch.
+Nothing here imports torch, so translating through CTranslate2 never does.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional, Protocol
 
 from annotated_types import Ge
 
 from translate_cli.errors import TcliError
+
+# --backend: auto takes a CTranslate2 export made from the model's weights if there is one (core/ct2/backend.py)
+Backend = Literal["auto", "native", "ctranslate2"]
+Quantization = Literal["none", "int8"]  # --quantize (native backend) and --quantization (an export's weights)
 
 
 @dataclass
@@ -40,13 +48,31 @@ class DecodeOptions:
         if self.nbest > self.beam_size:
             raise ValueError(f"nbest ({self.nbest}) needs a beam at least as wide (beam_size {self.beam_size})")
 
-    def updated(self, **values) -> "DecodeOptions":
+    def updated(self, overrides: "DecodeOverrides | None" = None, **values) -> "DecodeOptions":
         """Command-line settings over these defaults; None means "keep"."""
-        chosen = {key: value for key, value in values.items() if value is not None}
+        given = {f.name: getattr(overrides, f.name) for f in fields(DecodeOverrides)} if overrides else {}
+        chosen = {key: value for key, value in {**given, **values}.items() if value is not None}
         beam, nbest = chosen.get("beam_size", self.beam_size), chosen.get("nbest", self.nbest)
         if nbest > beam:
             raise TcliError(f"--nbest {nbest} needs a beam at least as wide; add --beam-size {nbest}")
         return replace(self, **chosen)
+
+    def max_length(self, source_tokens: int) -> int:
+        """The output limit of a source of this many tokens (without EOS): a * tokens + b."""
+        return int(source_tokens * self.max_len_a) + self.max_len_b
+
+
+@dataclass(frozen=True)
+class DecodeOverrides:
+    """Decoding settings given on the command line or to the server; None keeps the model's own (model.json).
+    Bounds are DecodeOptions' (the CLI reads them from there)."""
+
+    beam_size: Optional[int] = None
+    length_penalty: Optional[float] = None
+    max_len_a: Optional[float] = None
+    max_len_b: Optional[int] = None
+    batch_tokens: Optional[int] = None
+    split: Optional[Literal["sentences", "none"]] = None
 
 
 @dataclass
@@ -54,3 +80,20 @@ class Hypothesis:
     tokens: list[int]  # generated ids, without BOS and EOS
     score: float  # sum of token log-probabilities, EOS included
     normalized: float  # the score that ranks hypotheses (length-penalised for beam search)
+
+
+class Searcher(Protocol):
+    """A backend's search. `sources` are ids without EOS; `prefix` holds forced first output tokens (a
+    target-language token), which are not returned. Returns up to options.nbest hypotheses per source,
+    best first, in input order."""
+
+    def search(self, sources: list[list[int]], options: DecodeOptions,
+               prefix: Sequence[int] = ()) -> list[list[Hypothesis]]: ...
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on: the default number of search threads of both backends."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -2,7 +2,7 @@
 
 encode / decode (optionally incremental, with a key/value cache) / logits. No loss, no search here.
 A few recorded switches (ModelConfig.norm, activation, scale_embedding, position_table, position_offset,
-output_bias) let the same class run imported architectures (Marian, M2M100/NLLB: core/hf_import.py);
+output_bias) let the same class run imported architectures (Marian, M2M100/NLLB: core/hf/importer.py);
 their defaults are tcli's own architecture.
 Shapes: B batch, S source length, T target length, D width, H heads, E = D / H per-head width.
 """
@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from translate_cli.core.model_config import VOCABULARY_FIELDS, ModelConfig  # noqa: F401 (defined without torch)
-from translate_cli.core.positions import position_table, sinusoidal_positions  # noqa: F401 (re-exported)
+from translate_cli.core.architecture import ModelConfig
+from translate_cli.core.positions import position_table
 
 ACTIVATIONS = {"relu": nn.ReLU, "swish": nn.SiLU, "gelu": nn.GELU}
 
@@ -242,7 +242,7 @@ class Seq2SeqTransformer(nn.Module):
         self.decoder_norm = final_norm()
         self.dropout = nn.Dropout(config.dropout)
         self.scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
-        self.output_projection: Optional[nn.Module] = None  # set only by int8 quantization (core/quantize.py)
+        self.output_projection: Optional[nn.Module] = None  # set only by int8 quantization (core/native.py)
         self.register_buffer("positions", self._position_rows(512), persistent=False)
         # A fixed buffer, as in Hugging Face's Marian: saved and loaded, never trained.
         self.register_buffer("output_bias", torch.zeros(config.vocab_size) if config.output_bias else None)

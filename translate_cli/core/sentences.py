@@ -47,14 +47,10 @@ def split_sentences(text: str, lang: str = "en") -> list[str]:
     return [sentence.strip() for sentence in sentences if sentence.strip()]
 
 
-def join_sentences(sentences: list[str], lang: str) -> str:
-    """Translated sentences as one line, by the target's convention: no space between Japanese, Chinese or
-    Thai sentences, one space otherwise."""
-    return joiner(lang).join(sentences)
-
-
 NO_SPACE_LANGS = {"ja", "zh", "th"}
 
 
 def joiner(lang: str) -> str:
+    """What joins translated sentences into one line, by the target's convention: nothing between Japanese,
+    Chinese or Thai sentences, one space otherwise."""
     return "" if lang in NO_SPACE_LANGS else " "

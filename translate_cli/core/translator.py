@@ -10,16 +10,11 @@ then at word starts, translated, and joined again. Both are counted.
 
 from __future__ import annotations
 
-import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs, load_model
-from translate_cli.core.data import token_budget_batches
-from translate_cli.core.decoding import DecodeOptions, Hypothesis
+from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs
+from translate_cli.core.decoding import DecodeOptions, Hypothesis, Searcher
 from translate_cli.core.sentences import joiner, split_sentences
 from translate_cli.core.text import normalize, single_line
 from translate_cli.errors import CheckpointError, TcliError
@@ -48,41 +43,6 @@ class Translation:
     text: str
     score: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)  # n-best, best first
-
-
-def load_for_translation(model_dir: Path, backend: str = "native", quantize: str = "none",
-                         threads: int | None = None) -> LoadedModel:
-    """A model directory ready to translate with: native PyTorch (optionally int8), or a CTranslate2 export.
-    The backend is resolved by ct2_backend.choose_backend (steps call it themselves, to print its note).
-
-    torch is imported only for the native backend (core/ct2_backend.py never needs it). Threads (default:
-    every core) go to batches side by side, one torch thread each, as CTranslate2's do: on CPU this beat
-    threads inside each batch (docs/benchmarks.md, "Threads")."""
-    if backend != "native":
-        from translate_cli.core.ct2_backend import choose_backend
-
-        choice = choose_backend(model_dir, backend, quantize)
-        model_dir, backend = choice.folder, choice.backend
-    if backend == "ctranslate2":
-        from translate_cli.core.ct2_backend import load_ct2
-
-        if quantize != "none":
-            raise TcliError("--quantize applies to the native backend; quantize a CTranslate2 model when "
-                            "exporting it (tcli export ... --quantization int8)")
-        return load_ct2(model_dir, threads)
-    import torch
-
-    from translate_cli.core.ct2_backend import available_cores
-
-    workers = threads or available_cores()
-    torch.set_num_threads(1)
-    loaded = load_model(model_dir)
-    loaded.search_workers = workers
-    if quantize == "int8":
-        from translate_cli.core.quantize import quantize_int8
-
-        loaded.model = quantize_int8(loaded.model)
-    return loaded
 
 
 def resolve_lang(info: ModelInfo, lang: str | None, where: Path) -> str:
@@ -114,7 +74,7 @@ class Translator:
         self.pad_id, self.eos_id = config.pad_id, config.eos_id
         self.source_rules = self.info.normalize[self.info.source_lang]
         self.joiner = joiner(self.lang)
-        self._pool: ThreadPoolExecutor | None = None  # native search workers, made on first use
+        self.searcher = loaded.searcher or _native_searcher(loaded)
         # Room for the language tag and EOS.
         self.piece_limit = self.info.model.max_source_tokens - len(self.prefix) - 1
 
@@ -205,56 +165,13 @@ class Translator:
         return single_line(self.tokenizer.decode(tokens))
 
     def search(self, sources: list[list[int]], options: DecodeOptions) -> list[list[Hypothesis]]:
-        """Search every source (ids without EOS), batched by length; results in input order."""
-        if self.loaded.ct2 is not None:  # CTranslate2 batches (and spreads over its threads) by itself
-            max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in sources]
-            return self.loaded.ct2.search(sources, max_lengths, options.beam_size, options.length_penalty,
-                                          options.nbest, self.target_prefix)
-        workers = self.loaded.search_workers
-        batches = length_batches(sources, worker_budget(sources, options.batch_tokens // max(1, options.beam_size),
-                                                        workers))
-
-        def search_batch(batch: np.ndarray) -> list[list[Hypothesis]]:
-            batch_sources = [sources[i] for i in batch]
-            max_lengths = [int(len(ids) * options.max_len_a) + options.max_len_b for ids in batch_sources]
-            return self._native_search(batch_sources, max_lengths, options)
-
-        if workers > 1 and len(batches) > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tcli-search")
-            found = list(self._pool.map(search_batch, batches))
-        else:
-            found = [search_batch(batch) for batch in batches]
-        results: list[list[Hypothesis]] = [[] for _ in sources]
-        for batch, hyps_of_batch in zip(batches, found):
-            for index, hyps in zip(batch, hyps_of_batch):
-                results[index] = hyps
-        return results
-
-    def _native_search(self, sources: list[list[int]], max_lengths: list[int],
-                       options: DecodeOptions) -> list[list[Hypothesis]]:
-        import torch
-
-        from translate_cli.core.data import pad_sequences
-        from translate_cli.core.search import beam_search, greedy_search
-
-        device = next(self.model.parameters()).device
-        source = pad_sequences(sources, suffix=self.eos_id, pad=self.pad_id).to(device)
-        limits = torch.tensor(max_lengths)
-        if options.beam_size == 1 and options.nbest == 1:
-            return [[h] for h in greedy_search(self.model, source, limits, prefix=self.target_prefix)]
-        return beam_search(self.model, source, limits, options.beam_size, options.length_penalty, nbest=options.nbest,
-                           prefix=self.target_prefix, length_norm=options.length_norm)
+        """Search every source (ids without EOS) with the model's backend; results in input order."""
+        return self.searcher.search(sources, options, self.target_prefix)
 
 
-def worker_budget(sources: list[list[int]], budget: int, workers: int) -> int:
-    """The token budget per batch, cut so that each of `workers` search threads gets a batch."""
-    if workers <= 1:
-        return budget
-    return min(budget, max(16, math.ceil(sum(len(ids) + 1 for ids in sources) / workers)))
+def _native_searcher(loaded: LoadedModel) -> Searcher:
+    """A model loaded without a searcher (training's snapshots, load_model) searches natively on one thread;
+    torch is imported only here, never on the CTranslate2 path."""
+    from translate_cli.core.native import NativeSearcher
 
-
-def length_batches(sources: list[list[int]], budget: int) -> list[np.ndarray]:
-    """Indices of the sources in length-sorted batches whose padded size (with EOS) fits the budget."""
-    lengths = np.fromiter((len(ids) for ids in sources), dtype=np.int64, count=len(sources))
-    return token_budget_batches(lengths, np.zeros_like(lengths), budget, seed=0, epoch=0, shuffle=False)
+    return NativeSearcher(loaded.model)

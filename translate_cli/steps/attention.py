@@ -1,4 +1,4 @@
-"""tcli attention: translate one sentence and draw what a decoder layer attended to (core/pictures.py)."""
+"""tcli attention: translate one sentence and draw what a decoder layer attended to (core/pictures/plots.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from translate_cli import console
 from translate_cli.core.checkpoint import load_model
-from translate_cli.core.pictures import attention_map
+from translate_cli.core.pictures.plots import attention_map
 
 
 def run(model_dir: Path, sentence: str, *, output: Path, lang: str | None = None, layer: int = -1,

@@ -1,11 +1,11 @@
-"""tcli average: average a run's last N kept checkpoints into a model directory (core/run_dir.py)."""
+"""tcli average: average a run's last N kept checkpoints into a model directory (core/train/run_dir.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from translate_cli import console
-from translate_cli.core.run_dir import average_run
+from translate_cli.core.train.run_dir import average_run
 
 
 def run(run_dir: Path, *, last: int, output: Path) -> Path:

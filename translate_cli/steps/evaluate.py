@@ -10,30 +10,34 @@ import torch
 
 from translate_cli import console
 from translate_cli.config import Config
-from translate_cli.core import baseline as baselines_module
-from translate_cli.core import ci_reports, evaluation, metrics, significance, textio
+from translate_cli.core import metrics
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_model, read_info
-from translate_cli.core.evaluation import EvalSet, GateSettings, Job, SetResult
+from translate_cli.core.decoding import DecodeOverrides
+from translate_cli.core.evaluate import baseline as baselines_module
+from translate_cli.core.evaluate import ci_reports, evaluation, significance
+from translate_cli.core.evaluate.evaluation import EvalSet, PreparedSet, SetResult
+from translate_cli.core.evaluate.settings import GateSettings
+from translate_cli.core.files import check_output_path, in_range, read_lines, write_lines_atomically
+from translate_cli.core.scoring import Scored, translate_and_score
 from translate_cli.core.translator import Translator, resolve_lang
 from translate_cli.errors import TcliError
 
 
 def run(model_dir: Path | None, *, reference: Path | None = None, source: Path | None = None,
         hypothesis: Path | None = None, lang: str | None = None, config: Config | None = None,
-        decode: dict | None = None, output: Path | None = None, threads: int | None = None,
-        confidence: bool = False, gates: dict | None = None, baseline: Path | None = None,
-        baseline_hyp: Path | None = None, method: str = "bs", json_path: Path | None = None,
+        decode: DecodeOverrides = DecodeOverrides(), output: Path | None = None, threads: int | None = None,
+        confidence: bool = False, gates: GateSettings = GateSettings(), baseline: Path | None = None,
+        baseline_hyp: Path | None = None, json_path: Path | None = None,
         junit: Path | None = None, markdown: Path | None = None) -> bool:
-    """Print the scores and write the reports asked for; False when a gate fails. `gates`: GateSettings fields
-    (min_bleu, min_chrf, fail_if_worse, alpha)."""
-    gates = GateSettings(**(gates or {}))
+    """Print the scores and write the reports asked for; False when a gate fails."""
+    method = gates.method
     if threads:
         torch.set_num_threads(threads)
     _check_options(model_dir, config, reference, source, hypothesis, lang, output, gates, baseline, baseline_hyp,
                    method)
     for path in (json_path, junit, markdown, output):
         if path is not None:
-            textio.check_output_path(path)
+            check_output_path(path)
     info = read_info(model_dir) if model_dir is not None else None
     if config is not None and info.source_lang != config.source_lang:
         raise TcliError(f"{model_dir}: the model translates from '{info.source_lang}' but the config's "
@@ -45,7 +49,7 @@ def run(model_dir: Path | None, *, reference: Path | None = None, source: Path |
     # Every input is read and every baseline checked before the slow part (translating) starts.
     baselines = baselines_module.read_baseline(baseline) if baseline is not None else None
     jobs = [evaluation.prepare_set(test_set, baselines, baseline_hyp, len(sets)) for test_set in sets]
-    translated = _translate(model_dir, jobs, decode or {}, output) if any(j.hypotheses is None for j in jobs) else {}
+    translated = _translate(model_dir, jobs, decode, output, confidence) if any(j.hypotheses is None for j in jobs) else {}
     results = [evaluation.score_set(job, translated.get(job.test_set.name), model_dir, confidence, gates, method)
                for job in jobs]
     notes = _notes(results, method)
@@ -107,8 +111,9 @@ def _target_lang(info: ModelInfo | None, lang: str | None, model_dir: Path | Non
     return lang
 
 
-def _translate(model_dir: Path, jobs: list[Job], decode: dict, output: Path | None) -> dict[str, list[str]]:
-    """Translations of every set without --hyp, by set name (the model is loaded once)."""
+def _translate(model_dir: Path, jobs: list[PreparedSet], decode: DecodeOverrides, output: Path | None,
+               confidence: bool) -> dict[str, Scored]:
+    """Translations of every set without --hyp, scored, by set name (the model is loaded once)."""
     loaded: LoadedModel = load_model(model_dir)
     translated = {}
     for job in jobs:
@@ -116,13 +121,13 @@ def _translate(model_dir: Path, jobs: list[Job], decode: dict, output: Path | No
             continue
         test_set = job.test_set
         translator = Translator(loaded, test_set.lang)
-        options = translator.info.decode.updated(**decode)
-        sources = list(textio.in_range(textio.read_lines(test_set.source), test_set.lines, test_set.source))
+        options = translator.info.decode.updated(decode)
+        sources = list(in_range(read_lines(test_set.source), test_set.lines, test_set.source))
         status = f"translating {len(sources):,} lines of {test_set.source} into {test_set.lang}..."
         with console.console.status(status):
-            translated[test_set.name] = [t.text for t in translator.translate(sources, options)]
+            translated[test_set.name] = translate_and_score(translator, sources, job.references, options, confidence)
         if output is not None:
-            textio.write_lines_atomically(output, translated[test_set.name])
+            write_lines_atomically(output, translated[test_set.name].hypotheses)
     return translated
 
 
@@ -170,10 +175,10 @@ def _write_reports(results: list[SetResult], notes: list[str], json_path: Path |
                    markdown: Path | None, single: bool, context: dict) -> None:
     if json_path is not None:
         report = evaluation.report_dict(results, single, context)
-        textio.write_lines_atomically(json_path, [json.dumps(report, indent=2, ensure_ascii=False)])
+        write_lines_atomically(json_path, [json.dumps(report, indent=2, ensure_ascii=False)])
     if junit is not None:
         if not any(result.gates for result in results):
             console.warn("--junit without a gate (--min-bleu, --min-chrf, --fail-if-worse): it has no test cases")
-        textio.write_lines_atomically(junit, [ci_reports.junit_xml(results)])
+        write_lines_atomically(junit, [ci_reports.junit_xml(results)])
     if markdown is not None:
-        textio.write_lines_atomically(markdown, [ci_reports.markdown(results, notes)])
+        write_lines_atomically(markdown, [ci_reports.markdown(results, notes)])

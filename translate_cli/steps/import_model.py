@@ -1,5 +1,5 @@
 """tcli import: a Hugging Face translation model (a local folder or a hub id) as a tcli model directory
-(core/hf_import.py, core/hub.py)."""
+(core/hf/importer.py, core/hf/hub.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from translate_cli import console
 from translate_cli.core.checkpoint import describe_langs
-from translate_cli.core.hf_import import import_folder
-from translate_cli.core.hub import download, looks_like_hub_id
+from translate_cli.core.hf.hub import download, looks_like_hub_id
+from translate_cli.core.hf.importer import import_folder
 
 
 def run(source: str, *, output: Path, source_lang: str | None = None, target_lang: str | None = None,

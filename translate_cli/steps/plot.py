@@ -1,11 +1,11 @@
-"""tcli plot: training curves of one or more runs as a PNG (core/pictures.py)."""
+"""tcli plot: training curves of one or more runs as a PNG (core/pictures/plots.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from translate_cli import console
-from translate_cli.core.pictures import plot_runs
+from translate_cli.core.pictures.plots import plot_runs
 from translate_cli.errors import TcliError
 
 

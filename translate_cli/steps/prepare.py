@@ -1,4 +1,4 @@
-"""tcli prepare: normalise and clean the corpora, train SentencePiece, binarise (core/data_dir.py), and
+"""tcli prepare: normalise and clean the corpora, train SentencePiece, binarise (core/train/prepared.py), and
 show what cleaning removed."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from pathlib import Path
 
 from translate_cli import console
 from translate_cli.config import Config
-from translate_cli.core.data_dir import CorpusReport, prepare
 from translate_cli.core.text import RULES, CleanRules
+from translate_cli.core.train.prepared import CorpusReport, prepare
 
 
 def run(config: Config, *, on_bad_utf8: str = "error", force: bool = False) -> Path:

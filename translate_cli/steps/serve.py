@@ -1,7 +1,7 @@
 """tcli serve: a model behind HTTP (LibreTranslate API, /health, /info, /docs, a web page at /).
 
-The app, the batcher and the limits live in core/ (server.py, batcher.py, request_checks.py,
-listener.py); this step loads the model, prints where it listens and waits for Ctrl-C or SIGTERM.
+The HTTP front end lives in translate_cli/server/, the service and the batcher in core/serving/; this step
+loads the model, prints where it listens and waits for Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,44 +11,40 @@ import ipaddress
 from pathlib import Path
 
 from translate_cli import console
+from translate_cli.core.decoding import DecodeOverrides
+from translate_cli.core.serving.batcher import BatchSettings
+from translate_cli.core.serving.limits import ServerLimits
 from translate_cli.errors import TcliError
 
 SERVE_MODULES = ("fastapi", "uvicorn", "swagger_ui_bundle")
 
 
 def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: str = "auto",
-        quantize: str = "none", threads: int | None = None, decode: dict | None = None,
-        batching: dict | None = None, limits: dict | None = None, access_log: bool = False) -> None:
-    """`decode`, `batching` and `limits` hold command-line settings; None values keep the defaults."""
+        quantize: str = "none", threads: int | None = None, decode: DecodeOverrides = DecodeOverrides(),
+        batching: BatchSettings = BatchSettings(), limits: ServerLimits = ServerLimits(),
+        access_log: bool = False) -> None:
+    """`decode` holds command-line decoding settings (None = the model's own)."""
     missing = [name for name in SERVE_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise TcliError(f"tcli serve needs the optional extra 'serve' ({', '.join(missing)} missing): "
                         "pip install -e \".[serve]\"")
     # Imported only now: they need the extra checked above.
-    from translate_cli.core.batcher import BatchSettings
-    from translate_cli.core.ct2_backend import choose_backend
-    from translate_cli.core.listener import Listener
-    from translate_cli.core.request_checks import ServerLimits
-    from translate_cli.core.server import create_app
-    from translate_cli.core.service import TranslationService
-    from translate_cli.core.translator import load_for_translation
+    from translate_cli.core.ct2.backend import choose_backend, load_for_translation
+    from translate_cli.core.serving.service import TranslationService
+    from translate_cli.server.app import create_app
+    from translate_cli.server.listener import Listener
 
     choice = choose_backend(model_dir, backend, quantize)
     if choice.note:
         console.warn(choice.note)
-    loaded = load_for_translation(choice.folder, choice.backend, quantize, threads)
-    options = loaded.info.decode.updated(nbest=1, **(decode or {}))
-    service = TranslationService(loaded, options, BatchSettings(**_given(batching)), choice.backend)
-    server_limits = ServerLimits(**_given(limits))
-    listener = Listener(create_app(service, server_limits), host, port, access_log=access_log,
+    loaded = load_for_translation(choice, quantize, threads)
+    options = loaded.info.decode.updated(decode, nbest=1)
+    service = TranslationService(loaded, options, batching, choice.backend)
+    listener = Listener(create_app(service, limits), host, port, access_log=access_log,
                         log_level="info" if access_log else "warning")
-    _announce(listener.url, model_dir, service, server_limits, host)
+    _announce(listener.url, model_dir, service, limits, host)
     listener.run_until_signal()
     console.info(f"stopped after {service.batcher.items_done:,} sentences in {service.batcher.batches:,} batches")
-
-
-def _given(values: dict | None) -> dict:
-    return {key: value for key, value in (values or {}).items() if value is not None}
 
 
 def _announce(url: str, model_dir: Path, service, limits, host: str) -> None:

@@ -1,6 +1,6 @@
-"""tcli train: run the trainer (core/trainer.py) on prepared data, showing progress and dev scores.
+"""tcli train: run the trainer (core/train/trainer.py) on prepared data, showing progress and dev scores.
 
-The work directory (core/run_dir.py) holds config.yaml (resolved), log.jsonl, best/ and last/.
+The work directory (core/train/run_dir.py) holds config.yaml (resolved), log.jsonl, best/ and last/.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import torch
 
 from translate_cli import console
 from translate_cli.config import Config, dump
-from translate_cli.core import distributed, rng, run_dir
-from translate_cli.core.data_dir import load_meta
-from translate_cli.core.schedule import StopReason
-from translate_cli.core.trainer import StopFlag, Trainer, native_bf16
+from translate_cli.core.train import distributed, rng, run_dir
+from translate_cli.core.train.prepared import load_meta
+from translate_cli.core.train.schedule import StopReason
+from translate_cli.core.train.trainer import StopFlag, Trainer, native_bf16
 from translate_cli.errors import Interrupted
 
 
