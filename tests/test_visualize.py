@@ -10,8 +10,7 @@ import pytest
 import torch
 from conftest import run_cli, tiny_model
 
-from translate_cli.core.model import _merge_heads, _split_heads
-from translate_cli.core.pictures.plots import decoder_attention
+from translate_cli.core.model import _merge_heads, _split_heads, decoder_attention
 from translate_cli.core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 from translate_cli.errors import TcliError
 
@@ -64,8 +63,8 @@ def test_weights_are_the_models_own():
     model = tiny_model()
     source = torch.tensor([[5, 9, 13, 7, EOS_ID, PAD_ID]])
     target_in = torch.tensor([[BOS_ID, 8, 22, 31, 4]])
-    cross = decoder_attention(model, source, target_in, layer=-1, kind="cross")
-    self_weights = decoder_attention(model, source, target_in, layer=0, kind="self")
+    cross = decoder_attention(model, source, target_in, layer=-1, kind="cross")[0]
+    self_weights = decoder_attention(model, source, target_in, layer=0, kind="self")[0]
     assert torch.allclose(cross.sum(-1), torch.ones(cross.shape[:2]), atol=1e-6)
     assert torch.all(cross[..., -1] == 0)  # the padded source position gets no attention
     assert torch.all(torch.triu(self_weights, diagonal=1) == 0)  # the causal mask: nothing from the future

@@ -20,7 +20,7 @@ from annotated_types import Ge, Gt, Le
 
 from translate_cli import console
 from translate_cli.core.decoding import Backend, DecodeOptions, DecodeOverrides, Quantization
-from translate_cli.core.documents.options import BadRowChoice, LineOptions, NbestFormat
+from translate_cli.core.documents.options import BadRowChoice, DocumentFormat, LineOptions, NbestFormat
 from translate_cli.core.evaluate.settings import GateSettings, Method
 from translate_cli.core.files import OnBadUtf8
 from translate_cli.core.serving.batcher import BatchSettings
@@ -79,6 +79,7 @@ QuantizationChoice = choices("Quantization", Quantization)
 NbestFormatChoice = choices("NbestFormat", NbestFormat)
 Split = choices("Split", _field_type(DecodeOptions, "split"))
 BadRow = choices("BadRow", BadRowChoice)
+DocumentFormatChoice = choices("DocumentFormat", DocumentFormat)
 Significance = choices("Significance", Method)
 
 
@@ -188,14 +189,26 @@ def translate(model_dir: Path = typer.Argument(..., help="a model directory, e.g
                                                         "each JSON-object line; other fields pass through"),
               on_bad_row: BadRow = typer.Option(BadRow(field_default(LineOptions, "on_bad_row")), "--on-bad-row",
                                                 help="with --tsv-column or --jsonl-field: error (stop, naming the "
-                                                "line) or skip-copy (copy the row untranslated and count it)")) -> None:
-    """Translate a file or stdin, one output line per input line."""
+                                                "line) or skip-copy (copy the row untranslated and count it)"),
+              format: DocumentFormatChoice = typer.Option(DocumentFormatChoice(field_default(LineOptions, "format")),
+                                                          "--format", help="auto: by the file's extension (.md, .html, "
+                                                          ".srt, .vtt, .po; text otherwise and for stdin); text: "
+                                                          "one output line per input line; markdown, html, srt, vtt, "
+                                                          "po: translate the prose, keep the structure"),
+              glossary: Optional[Path] = typer.Option(None, "--glossary", help="a TSV file of 'source term<TAB>"
+                                                      "target term' lines: the given translation is used wherever "
+                                                      "the term occurs"),
+              retranslate: bool = typer.Option(False, "--retranslate", help="po: also translate entries that "
+                                               "already have a translation")) -> None:
+    """Translate a file or stdin: lines (one output line per input line) or a document (Markdown, HTML,
+    subtitles, gettext PO) with its structure kept."""
     from translate_cli.steps import translate as step
 
     decode = DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty, max_len_a=max_len_a,
                              max_len_b=max_len_b, batch_tokens=batch_tokens, split=split.value if split else None)
     lines = LineOptions(nbest=nbest, nbest_format=nbest_format.value, on_bad_utf8=on_bad_utf8.value,
-                        tsv_column=tsv_column, jsonl_field=jsonl_field, on_bad_row=on_bad_row.value)
+                        tsv_column=tsv_column, jsonl_field=jsonl_field, on_bad_row=on_bad_row.value,
+                        format=format.value, glossary=glossary, retranslate=retranslate)
     step.run(model_dir, input_path=input_path, output_path=output, lang=to, decode=decode, lines=lines,
              backend=backend.value, quantize=quantize.value, threads=threads)
 

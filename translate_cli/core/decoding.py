@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Annotated, Literal, Optional, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Optional, Protocol
 
 from annotated_types import Ge
 
 from translate_cli.errors import TcliError
+
+if TYPE_CHECKING:  # numpy only in annotations: the command line imports this module at start-up
+    import numpy as np
 
 # --backend: auto takes a CTranslate2 export made from the model's weights if there is one (core/ct2/backend.py)
 Backend = Literal["auto", "native", "ctranslate2"]
@@ -89,6 +92,21 @@ class Searcher(Protocol):
 
     def search(self, sources: list[list[int]], options: DecodeOptions,
                prefix: Sequence[int] = ()) -> list[list[Hypothesis]]: ...
+
+    def attention(self, sources: list[list[int]], targets: list[list[int]],
+                  prefix: Sequence[int] = ()) -> list[np.ndarray]:
+        """For each source (ids without EOS) and its translation (ids without the prefix and EOS): the
+        cross-attention of the alignment layer (alignment_layer), averaged over heads, as a (len(target) + 1,
+        len(source) + 1) array; row t is the step that produced target token t (the last row: EOS), column s
+        source token s (the last column: EOS)."""
+        ...
+
+
+def alignment_layer(decoder_layers: int) -> int:
+    """The decoder layer whose cross-attention aligns a translation with its source: the second to last
+    (the penultimate layer aligned best in Garg et al., 2019, "Jointly Learning to Align and Translate with
+    Transformer Models"), the only one of a one-layer decoder."""
+    return max(0, decoder_layers - 2)
 
 
 def available_cores() -> int:

@@ -119,7 +119,12 @@ def check_output_path(path: Path) -> None:
 
 
 def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
-    """Write one line per item (LF), via a temporary file that replaces `path` only when complete.
+    """Write one line per item (LF), via a temporary file that replaces `path` only when complete."""
+    write_text_atomically(path, (line + "\n" for line in lines))
+
+
+def write_text_atomically(path: Path, chunks: Iterable[str]) -> None:
+    """Write the chunks as they are (UTF-8), via a temporary file that replaces `path` only when complete.
 
     A path that exists but is not a regular file (a pipe, /dev/stdout) is written to directly.
     """
@@ -127,9 +132,9 @@ def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
     check_output_path(path)
 
     def fill(target: Path) -> None:
-        with open(target, "w", encoding="utf-8", newline="\n") as handle:
-            for line in lines:
-                handle.write(line + "\n")
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
     try:
         if path.exists() and not path.is_file():
             fill(path)

@@ -308,3 +308,35 @@ class Seq2SeqTransformer(nn.Module):
         Returns states, not logits, so the loss can project only the real (non-pad) positions.
         """
         return self.decode(target_in, self.encode(source))
+
+
+@torch.inference_mode()
+def decoder_attention(model: Seq2SeqTransformer, source: torch.Tensor, target_in: torch.Tensor, layer: int,
+                      kind: str = "cross") -> torch.Tensor:
+    """Per-head weights of decoder `layer` in a teacher-forced pass: (B, H, T, S) cross or (B, H, T, T) self.
+
+    source (B, S) ids + EOS, right-padded; target_in (B, T) the decoder's start token + output ids (row t is
+    the step that produced output token t). Used for attention pictures and for aligning a translation with
+    its source (core/native.py); padded rows and columns are left to the caller.
+    """
+    assert kind in ("cross", "self")
+    was_training = model.training
+    model.eval()
+    layers = model.decoder_layers
+    block = layers[layer % len(layers)]
+    encoded = model.encode(source)
+    x = model._embed(target_in)
+    for earlier in layers[:layer % len(layers)]:
+        x = earlier(x, encoded)
+    heads, length = block.self_attention.heads, target_in.size(1)
+    self_input, cross_input = block.attention_inputs(x)
+    if kind == "self":
+        query, key, _ = block.self_attention.qkv(self_input).chunk(3, dim=-1)
+        mask = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+    else:
+        query = block.cross_attention.query(cross_input)
+        key, _ = block.cross_attention.key_value(encoded.memory).chunk(2, dim=-1)
+        mask = encoded.source_mask  # (B, 1, 1, S) broadcasts over heads and steps
+    weights = attention_weights(_split_heads(query, heads), _split_heads(key, heads), mask)
+    model.train(was_training)
+    return weights

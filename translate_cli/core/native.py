@@ -24,8 +24,10 @@ from torch import nn
 from translate_cli.core.architecture import suppressed_ids
 from translate_cli.core.checkpoint import LoadedModel, load_model
 from translate_cli.core.data import pad_sequences, token_budget_batches
-from translate_cli.core.decoding import DecodeOptions, Hypothesis, available_cores
-from translate_cli.core.model import DecoderCache, Encoded, Seq2SeqTransformer
+from translate_cli.core.decoding import DecodeOptions, Hypothesis, alignment_layer, available_cores
+from translate_cli.core.model import DecoderCache, Encoded, Seq2SeqTransformer, decoder_attention
+
+ATTENTION_BATCH_TOKENS = 4096  # source + target tokens per teacher-forced pass of NativeSearcher.attention
 
 
 def _step_log_probs(model: Seq2SeqTransformer, last_tokens: torch.Tensor, encoded: Encoded, cache: DecoderCache,
@@ -221,6 +223,23 @@ class NativeSearcher:
         for batch, hyps_of_batch in zip(batches, found):
             for index, hyps in zip(batch, hyps_of_batch):
                 results[index] = hyps
+        return results
+
+    def attention(self, sources: list[list[int]], targets: list[list[int]],
+                  prefix: Sequence[int] = ()) -> list[np.ndarray]:
+        """See decoding.Searcher.attention: one teacher-forced pass per batch of similar lengths."""
+        config = self.model.config
+        layer = alignment_layer(config.decoder_layers)
+        results: list[np.ndarray] = [np.zeros(0)] * len(sources)
+        lengths = [len(s) + len(t) for s, t in zip(sources, targets)]
+        for batch in length_batches([[0] * n for n in lengths], ATTENTION_BATCH_TOKENS):
+            source = pad_sequences([sources[i] for i in batch], suffix=config.eos_id, pad=config.pad_id)
+            target_in = pad_sequences([[*prefix, *targets[i]] for i in batch], prefix=config.bos_id, pad=config.pad_id)
+            device = next(self.model.parameters()).device
+            weights = decoder_attention(self.model, source.to(device), target_in.to(device), layer).mean(1)
+            for row, index in enumerate(batch):  # (T, S) without the prefix steps and the padding
+                steps = slice(len(prefix), len(prefix) + len(targets[index]) + 1)
+                results[index] = weights[row, steps, :len(sources[index]) + 1].float().cpu().numpy()
         return results
 
     def _search_batch(self, sources: list[list[int]], options: DecodeOptions,

@@ -10,9 +10,12 @@ then at word starts, translated, and joined again. Both are counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from translate_cli.core.alignment import NO_SPAN, Alignment, token_word_spans, word_spans
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, describe_langs
 from translate_cli.core.decoding import DecodeOptions, Hypothesis, Searcher
 from translate_cli.core.sentences import joiner, split_sentences
@@ -134,10 +137,31 @@ class Translator:
         return chunks
 
     def translate(self, lines: list[str], options: DecodeOptions, stats: TranslationStats | None = None) -> list[Translation]:
+        encoded, results = self._search_lines(lines, options, stats)
+        found = iter(results)  # in the order of the lines' pieces
+        return [self._join([next(found) for _ in line.pieces]) for line in encoded]
+
+    def translate_aligned(self, lines: list[str], options: DecodeOptions,
+                          stats: TranslationStats | None = None) -> list[tuple[str, Alignment]]:
+        """The best translation of every line with its alignment to the line (core/alignment.py): one more
+        teacher-forced pass of the model over each translation, for its cross-attention."""
+        options = replace(options, nbest=1)
+        encoded, results = self._search_lines(lines, options, stats)
+        sources = [ids for line in encoded for ids in line.pieces]
+        targets = [hyps[0].tokens for hyps in results]
+        weights = iter(self.searcher.attention(sources, targets, self.target_prefix))
+        found = iter(targets)
+        aligned = []
+        for line, encoding in zip(lines, encoded):
+            pieces = [(ids, next(found), next(weights)) for ids in encoding.pieces]
+            aligned.append(self._aligned(pieces, self._source_spans(line, options.split, encoding)))
+        return aligned
+
+    def _search_lines(self, lines: list[str], options: DecodeOptions,
+                      stats: TranslationStats | None) -> tuple[list[EncodedLine], list[list[Hypothesis]]]:
         stats = stats if stats is not None else TranslationStats()
         encoded = [self.encode_line(line, options.split) for line in lines]
         results = self.search([ids for line in encoded for ids in line.pieces], options)
-        found = iter(results)  # in the order of the lines' pieces
         stats.lines += len(lines)
         stats.empty += sum(1 for line in encoded if not line.pieces)
         stats.sentence_lines += sum(1 for line in encoded if line.sentences > 1)
@@ -145,7 +169,60 @@ class Translator:
         stats.cut_lines += sum(1 for line in encoded if line.cut)
         stats.joined_lines += sum(1 for line in encoded if len(line.pieces) > 1)
         stats.output_tokens += sum(len(hyps[0].tokens) for hyps in results)
-        return [self._join([next(found) for _ in line.pieces]) for line in encoded]
+        return encoded, results
+
+    def _source_spans(self, line: str, split: str, encoding: EncodedLine) -> list[list[tuple[int, int]]]:
+        """For each piece of an encoded line, the characters of the line behind each of its tokens (the
+        language tag's: NO_SPAN)."""
+        if split == "none" and not encoding.cut:
+            sentences = [(line, 0)]
+        else:
+            sentences, position = [], 0
+            for sentence in split_sentences(line, self.info.source_lang):
+                found = line.find(sentence, position)
+                sentences.append((sentence, max(found, 0)))
+                position = found + len(sentence) if found >= 0 else position
+        spans = []
+        for text, offset in sentences:
+            ids = self._ids(text)
+            spans += token_word_spans(self.tokenizer.pieces(ids), word_spans(text, offset))
+        per_piece, start = [], 0
+        for piece in encoding.pieces:
+            count = len(piece) - len(self.prefix)
+            chunk = spans[start:start + count]
+            per_piece.append([NO_SPAN] * len(self.prefix) + chunk + [NO_SPAN] * (count - len(chunk)))
+            start += count
+        return per_piece
+
+    def _aligned(self, pieces: list[tuple[list[int], list[int], np.ndarray]],
+                 source_spans: list[list[tuple[int, int]]]) -> tuple[str, Alignment]:
+        """A line's translation (its pieces' joined) and one alignment over all its pieces."""
+        texts, target_spans, blocks, columns = [], [], [], []
+        length = 0
+        for (source, target, weights), spans in zip(pieces, source_spans):
+            text = self._text(target)
+            offset = length + (len(self.joiner) if texts and text else 0)
+            target_spans += [(offset + start, offset + end) for start, end in self._token_spans(target, text)]
+            if text:
+                texts.append(text)
+                length = offset + len(text)
+            blocks.append(weights[:len(target)])  # the EOS step links nothing
+            columns += spans + [NO_SPAN]  # the source's EOS
+        matrix = np.zeros((len(target_spans), len(columns)), dtype=np.float32)
+        row = column = 0
+        for block in blocks:
+            matrix[row:row + block.shape[0], column:column + block.shape[1]] = block
+            row, column = row + block.shape[0], column + block.shape[1]
+        return self.joiner.join(texts), Alignment(columns, target_spans, matrix)
+
+    def _token_spans(self, tokens: list[int], text: str) -> list[tuple[int, int]]:
+        """Characters of `text` (the decoded tokens) that each token produced, from decoding growing prefixes."""
+        spans, previous = [], 0
+        for count in range(1, len(tokens) + 1):
+            end = min(len(text), max(previous, len(self._text(tokens[:count]))))
+            spans.append((previous, end))
+            previous = end
+        return spans
 
     def _join(self, pieces: list[list[Hypothesis]]) -> Translation:
         """The best translation of each piece, joined. Only a line of one piece has n-best alternatives: the

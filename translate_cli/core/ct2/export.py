@@ -20,6 +20,7 @@ import torch
 
 from translate_cli.core.checkpoint import MODEL_JSON, LoadedModel, write_dir_atomically
 from translate_cli.core.ct2.runtime import CT2_MARKER, import_ctranslate2
+from translate_cli.core.decoding import alignment_layer
 from translate_cli.core.model import Seq2SeqTransformer
 from translate_cli.core.positions import position_table
 from translate_cli.core.tokenizer import tokenizer_files
@@ -55,8 +56,12 @@ def build_spec(model: Seq2SeqTransformer, pieces: list[str], unk_id: int = 1):
     activation = {"relu": common_spec.Activation.RELU, "swish": common_spec.Activation.SWISH,
                   "gelu": common_spec.Activation.GELU}[config.activation]
     pre_norm = config.norm == "pre"
+    # The cross-attention that aligns outputs with inputs (tags, glossary terms): the same layer as the native
+    # backend's, averaged over all heads (0).
     spec = transformer_spec.TransformerSpec.from_config((config.encoder_layers, config.decoder_layers), config.heads,
-                                                        pre_norm=pre_norm, activation=activation)
+                                                        pre_norm=pre_norm, activation=activation,
+                                                        alignment_layer=alignment_layer(config.decoder_layers),
+                                                        alignment_heads=0)
     embedding = _array(model.embedding.weight)
     positions = position_table(config.position_table, MAX_POSITIONS, config.d_model, config.position_offset).numpy()
     for side in (spec.encoder, spec.decoder):

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from translate_cli.core.architecture import ModelConfig, suppressed_ids
 from translate_cli.core.checkpoint import LoadedModel, load_model_tokenizer, read_info
 from translate_cli.core.decoding import DecodeOptions, Hypothesis, available_cores
@@ -96,8 +98,9 @@ class CT2Searcher:
             # max_batch_size splits a group into batches that the translators share.
             results = self.translator.translate_batch(
                 [tokens[i] for i in indices], target_prefix=[forced] * len(indices) if forced else None,
-                beam_size=options.beam_size, num_hypotheses=options.nbest, length_penalty=options.length_penalty, return_scores=True,
-                max_decoding_length=limit + len(forced), min_decoding_length=0, suppress_sequences=self.suppress,
+                beam_size=options.beam_size, num_hypotheses=options.nbest, length_penalty=options.length_penalty,
+                return_scores=True, max_decoding_length=limit + len(forced), min_decoding_length=0,
+                suppress_sequences=self.suppress,
                 max_batch_size=size, batch_type="examples", asynchronous=True)
             pending.append((limit, indices, results))
         output: list[list[Hypothesis]] = [[] for _ in sources]
@@ -106,6 +109,26 @@ class CT2Searcher:
                 found = result.result()
                 output[index] = [Hypothesis([self.index[p] for p in hyp[len(forced):]][:limit], score, score)
                                  for hyp, score in zip(found.hypotheses, found.scores)]
+        return output
+
+    def attention(self, sources: list[list[int]], targets: list[list[int]],
+                  prefix: Sequence[int] = ()) -> list[np.ndarray]:
+        """See decoding.Searcher.attention: each translation forced as a target prefix, with CTranslate2's
+        attention of the alignment layer (the export sets it, core/ct2/export.py) for every step."""
+        forced = [self.pieces[i] for i in prefix]
+        output: list[np.ndarray] = [np.zeros(0)] * len(sources)
+        groups: dict[int, list[int]] = {}
+        for index, target in enumerate(targets):  # one decoding length per call, as in search
+            groups.setdefault(len(target), []).append(index)
+        for length, indices in groups.items():
+            results = self.translator.translate_batch(
+                [[self.pieces[i] for i in sources[k]] + [self.eos] for k in indices],
+                target_prefix=[forced + [self.pieces[i] for i in targets[k]] for k in indices], beam_size=1,
+                max_decoding_length=len(forced) + length + 1, min_decoding_length=0, return_attention=True,
+                max_batch_size=MAX_BATCH_SENTENCES, batch_type="examples")
+            for index, result in zip(indices, results):
+                rows = np.asarray(result.attention[0], dtype=np.float32)
+                output[index] = rows[len(forced):len(forced) + length + 1, :len(sources[index]) + 1]
         return output
 
 

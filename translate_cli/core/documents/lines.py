@@ -17,7 +17,10 @@ from typing import Iterable, Iterator, TextIO
 
 from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.documents import columns, stream
+from translate_cli.core.documents.glossary import Glossary
+from translate_cli.core.documents.inline import translate_segments
 from translate_cli.core.documents.options import LineOptions
+from translate_cli.core.documents.segments import Segment
 from translate_cli.core.files import ReadStats, iter_file, iter_stream
 from translate_cli.core.translator import Translation, TranslationStats, Translator
 from translate_cli.errors import TcliError
@@ -27,6 +30,8 @@ CHUNK_LINES = 2000  # lines read, sorted and translated together; bounds memory 
 
 def row_layout(options: LineOptions) -> columns.RowLayout | None:
     """The row layout the options ask for, if any (contradictions are a one-line error)."""
+    if options.glossary is not None and options.nbest > 1:
+        raise TcliError("--glossary rewrites the best translation only; drop --nbest or --glossary")
     if options.tsv_column is not None and options.jsonl_field is not None:
         raise TcliError("--tsv-column and --jsonl-field both choose the text to translate; give one of them")
     layout = columns.TsvColumn(options.tsv_column) if options.tsv_column is not None else (
@@ -54,8 +59,9 @@ class LineTranslation:
     """One run over lines: its settings and counts; turns batches of input lines into batches of output lines."""
 
     def __init__(self, translator: Translator, decode: DecodeOptions, options: LineOptions = LineOptions(),
-                 where: str = "<stdin>"):
+                 where: str = "<stdin>", glossary: Glossary | None = None):
         self.translator, self.decode, self.options, self.where = translator, decode, options, where
+        self.glossary, self.terms = glossary, 0
         self.layout = row_layout(options)
         self.nbest_format = options.nbest_format if options.nbest > 1 else None
         self.stats, self.row_stats = TranslationStats(), columns.RowStats()
@@ -66,13 +72,20 @@ class LineTranslation:
             if self.layout is not None:
                 yield columns.translate_rows(batch, number + 1, self.layout, self._texts, self.options.on_bad_row,
                                              self.row_stats, self.where)
+            elif self.glossary is not None:
+                yield self._texts(batch)
             else:
                 translations = self.translator.translate(batch, self.decode, self.stats)
                 yield [format_line(t, self.nbest_format, number + i) for i, t in enumerate(translations, 1)]
             number += len(batch)
 
     def _texts(self, texts: list[str]) -> list[str]:
-        return [t.text for t in self.translator.translate(texts, self.decode, self.stats)]
+        if self.glossary is None:
+            return [t.text for t in self.translator.translate(texts, self.decode, self.stats)]
+        applied = [self.glossary.apply(Segment(text)) for text in texts]
+        self.terms += sum(found for _, found in applied)
+        placed = translate_segments(self.translator, [segment for segment, _ in applied], self.decode, self.stats)
+        return [translation.render() for translation in placed]
 
 
 def format_line(translation: Translation, nbest_format: str | None, line_number: int) -> str:

@@ -13,7 +13,7 @@ import torch
 from translate_cli.core.checkpoint import LoadedModel
 from translate_cli.core.data import pad_sequences
 from translate_cli.core.decoding import DecodeOptions
-from translate_cli.core.model import Seq2SeqTransformer, _split_heads, attention_weights
+from translate_cli.core.model import decoder_attention
 from translate_cli.core.pictures.fonts import choose_fonts, import_matplotlib
 from translate_cli.core.train.run_dir import read_log
 from translate_cli.core.translator import Translator
@@ -68,48 +68,13 @@ def attention_map(loaded: LoadedModel, sentence: str, output: Path, lang: str | 
     output_ids = translator.target_prefix + translator.search(pieces, DecodeOptions(beam_size=1))[0][0].tokens
     source = pad_sequences([pieces[0]], suffix=config.eos_id, pad=config.pad_id)
     target_in = torch.tensor([[config.bos_id] + output_ids])
-    weights = decoder_attention(loaded.model, source, target_in, layer, "self" if self_attention else "cross").mean(0)
+    weights = decoder_attention(loaded.model, source, target_in, layer, "self" if self_attention else "cross")[0].mean(0)
     start, end = tokenizer.pieces([config.bos_id, config.eos_id])
     rows = tokenizer.pieces(output_ids) + [end]
     columns = ([start] + tokenizer.pieces(output_ids)) if self_attention else tokenizer.pieces(pieces[0]) + [end]
     pyplot.rcParams["font.family"] = choose_fonts("".join(rows + columns), list(fonts))
     figure = _heatmap(pyplot, weights.numpy(), rows, columns, layer % layers, self_attention, sentence)
     return _save(figure, output, pyplot), weights
-
-
-def _weights(query: torch.Tensor, key: torch.Tensor, heads: int, mask: torch.Tensor) -> torch.Tensor:
-    """(1, T, D) projections -> (H, Tq, Tk) weights for one sentence."""
-    return attention_weights(_split_heads(query, heads), _split_heads(key, heads), mask)[0]
-
-
-@torch.inference_mode()
-def decoder_attention(model: Seq2SeqTransformer, source: torch.Tensor, target_in: torch.Tensor, layer: int,
-                      kind: str = "cross") -> torch.Tensor:
-    """Per-head weights of decoder `layer` for one sentence: (H, T, S) cross or (H, T, T) self-attention.
-
-    source (1, S) ids + EOS; target_in (1, T) the decoder's start token + generated ids (row t is the step
-    that produced output token t).
-    """
-    assert source.size(0) == 1 and kind in ("cross", "self")
-    model = model.eval()
-    layers = model.decoder_layers
-    layer = layer % len(layers)
-    encoded = model.encode(source)
-    x = model._embed(target_in)
-    for block in layers[:layer]:
-        x = block(x, encoded)
-    block = layers[layer]
-    heads = block.self_attention.heads
-    length = target_in.size(1)
-    self_input, cross_input = block.attention_inputs(x)
-    if kind == "self":
-        query, key, _ = block.self_attention.qkv(self_input).chunk(3, dim=-1)
-        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-        return _weights(query, key, heads, causal)
-    query = block.cross_attention.query(cross_input)
-    key, _ = block.cross_attention.key_value(encoded.memory).chunk(2, dim=-1)
-    mask = encoded.source_mask[0]  # (1, 1, S) broadcasts over heads and steps
-    return _weights(query, key, heads, mask)
 
 
 def _heatmap(pyplot, weights, rows: list[str], columns: list[str], layer: int, self_attention: bool, sentence: str):

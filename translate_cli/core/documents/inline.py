@@ -1,0 +1,143 @@
+"""Carrying inline markup across a translation: each segment is translated as a whole, and every span (a
+link, bold words, a code span, a placeholder, a glossary term) is put around the words of the translation
+that the alignment (core/alignment.py) links to the words it was around.
+
+Spans keep their nesting: a child span stays inside its parent's translated words, siblings stay disjoint
+(a later sibling starts where an earlier one ends), so the markup always nests validly. A span whose words
+no target token is linked to goes around the token that attended to them most; an anchor (a span with no
+words: a line break, an empty tag) goes where the alignment best separates what came before it from what
+came after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from translate_cli.core.alignment import Alignment
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.documents.segments import Placed, Segment, Span
+from translate_cli.core.translator import TranslationStats, Translator
+
+
+@dataclass
+class _Node:
+    span: Span
+    children: list["_Node"] = field(default_factory=list)
+    target: tuple[int, int] = (0, 0)
+
+
+def _tree(spans: list[Span]) -> list[_Node]:
+    """Spans as a forest by source nesting (outer first; of equal ones, markup holds a fixed span)."""
+    roots: list[_Node] = []
+    stack: list[_Node] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end, s.fixed is not None)):
+        node = _Node(span)
+        while stack and not (stack[-1].span.start <= span.start and span.end <= stack[-1].span.end
+                             and stack[-1].span.start < stack[-1].span.end):
+            stack.pop()
+        (stack[-1].children if stack else roots).append(node)
+        stack.append(node)
+    return roots
+
+
+def _trim(text: str, start: int, end: int, spaced: bool) -> tuple[int, int]:
+    """No whitespace at the edges; with a spaced target, whole words."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if spaced and start < end:
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+    return start, end
+
+
+def _interior(text: str, spaced: bool) -> tuple[int, int]:
+    """The positions strictly inside a translation: after its first word (character) and before its last,
+    where it has room for that."""
+    stripped = text.strip()
+    if not stripped:
+        return len(text), len(text)
+    first = len(text) - len(text.lstrip())
+    last = first + len(stripped)
+    if spaced and " " in stripped:
+        return first + len(stripped.split()[0]), last - len(stripped.split()[-1])
+    return (first + 1, last - 1) if len(stripped) > 1 else (first, last)
+
+
+def _target(span: Span, text: str, alignment: Alignment, spaced: bool, whole: tuple[int, int]) -> tuple[int, int]:
+    if (span.start, span.end) == whole and span.fixed is None:  # around all of the segment's words
+        return _trim(text, 0, len(text), spaced)
+    if span.start == span.end:
+        point = alignment.split_point(span.start)
+        if whole[0] < span.start < whole[1]:  # inside the sentence in the source: inside it in the translation
+            point = min(max(point, _interior(text, spaced)[0]), _interior(text, spaced)[1])
+        if spaced:  # between words, not inside one
+            while 0 < point < len(text) and not text[point - 1].isspace() and not text[point].isspace():
+                point += 1
+        return point, point
+    found = alignment.target_range(span.start, span.end) or alignment.strongest(span.start, span.end)
+    if found is None:
+        return len(text), len(text)
+    return _trim(text, *found, spaced)
+
+
+def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alignment, spaced: bool,
+         whole: tuple[int, int]) -> None:
+    """Give every node a target range inside `bounds`, siblings disjoint and in their translated order."""
+    low, high = bounds
+    for node in nodes:
+        start, end = _target(node.span, text, alignment, spaced, whole)
+        start, end = max(low, min(start, high)), max(low, min(end, high))
+        if end <= start and node.span.start < node.span.end:
+            start, end = low, high  # nothing of it inside the parent: around the parent's words
+        node.target = (start, end)
+    previous = low
+    for node in sorted(nodes, key=lambda n: n.target):
+        start, end = node.target
+        start = max(start, previous)
+        node.target = (start, max(start, end))
+        previous = node.target[1]
+        _fit(node.children, node.target, text, alignment, spaced, whole)
+
+
+def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool) -> Placed:
+    """The segment's spans around the words of `translation` they belong to (spaced: the target language
+    puts spaces between words, so spans take whole words)."""
+    if not segment.spans:
+        return Placed(translation)
+    roots = _tree(segment.spans)
+    stripped = segment.text.strip()
+    first = segment.text.find(stripped[:1]) if stripped else 0
+    _fit(roots, (0, len(translation)), translation, alignment, spaced, (first, first + len(stripped)))
+    placed: list[Span] = []
+
+    def collect(nodes: list[_Node]) -> None:
+        for node in nodes:
+            span = node.span
+            placed.append(Span(node.target[0], node.target[1], span.open, span.close, span.fixed))
+            if span.fixed is None:
+                collect(node.children)
+
+    collect(roots)
+    return Placed(translation, placed)
+
+
+def translate_segments(translator: Translator, segments: list[Segment], options: DecodeOptions,
+                       stats: TranslationStats | None = None) -> list[Placed]:
+    """Every segment translated (one call: the model batches them) with its spans placed. Segments without
+    spans skip the alignment pass."""
+    spaced = translator.joiner == " "
+    results: list[Placed | None] = [None] * len(segments)
+    marked = [i for i, segment in enumerate(segments) if segment.spans]
+    plain = [i for i, segment in enumerate(segments) if not segment.spans]
+    if plain:
+        for index, translation in zip(plain, translator.translate([segments[i].text for i in plain], options, stats)):
+            results[index] = Placed(translation.text)
+    if marked:
+        aligned = translator.translate_aligned([segments[i].text for i in marked], options, stats)
+        for index, (text, alignment) in zip(marked, aligned):
+            results[index] = place(segments[index], text, alignment, spaced)
+    return [result for result in results if result is not None]
