@@ -65,3 +65,14 @@ def call(port: int, method: str, path: str, body: object = None, headers: dict |
         return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
     finally:
         connection.close()
+
+
+def call_multipart(port: int, path: str, fields: dict[str, str], filename: str, content: bytes) -> Reply:
+    """A multipart/form-data POST with text fields and one file field named "file"."""
+    boundary = "tcli-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return call(port, "POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})

@@ -10,13 +10,16 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from servers import call, make_app, running
+from servers import call, call_multipart, make_app, running
 
 from translate_cli.core.checkpoint import load_model
 from translate_cli.core.translator import Translator
+
+FIXTURES = Path(__file__).parent / "fixtures" / "documents"
 
 SENTENCES = ["Where is the station?", "I like green tea.", "The train leaves at 7:45.", "Thank you very much.",
              "Is this seat free?", "My brother lives in Osaka.", "Please speak more slowly.", "It is raining."]
@@ -106,7 +109,8 @@ def test_languages_health_info_openapi_docs_and_page(server, loaded):
     ({"q": ["ok", 3]}, 400, "a string or a list of strings"),
     ({"q": "hi", "target": "fr"}, 400, "unknown target language 'fr'"),
     ({"q": "hi", "source": "de"}, 400, "unknown source language 'de'"),
-    ({"q": "hi", "format": "html"}, 400, "format 'html' is not supported"),
+    ({"q": "hi", "format": "markdown"}, 400, "format 'markdown' is not supported"),
+    ({"q": "<p>fine</p></span>", "format": "html"}, 400, "q:1: </span> closes no open element"),
     ({"q": ["a", "b", "c", "d"]}, 400, "holds 4 strings; this server takes at most 3"),
     ({"q": "x" * 41}, 400, '"q" has 41 characters; this server takes at most 40'),
     ({"q": ["ok", "y" * 41]}, 400, '"q"[1] has 41 characters'),
@@ -125,6 +129,35 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(server):
     assert reply.status == 413 and "at least" in reply.json["error"]
     small = call(server, "POST", "/translate", {"q": "It is raining."}, chunked=True)
     assert small.status == 200
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(loaded):
+    app, _ = make_app(loaded)
+    with running(app) as listener:
+        reply = call(listener.port, "POST", "/translate", b"[" * 10_000, {"Content-Type": "application/json"})
+    assert reply.status == 400 and reply.json == {"error": "invalid JSON: nested too deeply"}
+
+
+def test_html_and_uploaded_documents_keep_their_structure(loaded, tmp_path):
+    from translate_cli.core.documents import html, markdown
+
+    app, _ = make_app(loaded)
+    page = (FIXTURES / "page.html").read_text(encoding="utf-8")
+    guide = (FIXTURES / "guide.md").read_text(encoding="utf-8")
+    with running(app) as listener:
+        answer = call(listener.port, "POST", "/translate", {"q": [page, "<b>Hello</b> world"], "format": "html"})
+        upload = call_multipart(listener.port, "/translate_file", {"target": "ja"}, "guide.md", guide.encode())
+        bad = call_multipart(listener.port, "/translate_file", {}, "broken.html", b"<p>x</p>\n</span>")
+        binary = call_multipart(listener.port, "/translate_file", {}, "x.txt", b"\xff\xfe")
+        missing = call(listener.port, "POST", "/translate_file", {"q": "x"})
+    assert answer.status == 200, answer.body
+    assert html.structure(answer.json["translatedText"][0]) == html.structure(page)
+    assert answer.json["translatedText"][1].count("<b>") == 1
+    assert upload.status == 200 and 'filename="guide.ja.md"' in upload.headers["content-disposition"]
+    assert markdown.structure(upload.body.decode()) == markdown.structure(guide)
+    assert bad.status == 400 and "broken.html:2:" in bad.json["error"]
+    assert binary.status == 400 and "UTF-8" in binary.json["error"]
+    assert missing.status == 400 and "multipart" in missing.json["error"]
 
 
 def test_unknown_paths_and_methods_answer_json_errors(server):

@@ -76,6 +76,28 @@ def test_type_a_sentence_click_translate_and_read_the_translation(browser_page, 
         assert outside == []
 
 
+def test_pick_a_document_translate_it_and_download_it(browser_page, single_model_dir, tmp_path):
+    from translate_cli.core.documents import markdown
+
+    guide = Path(__file__).parent / "fixtures" / "documents" / "guide.md"
+    app, _ = make_app(load_model(single_model_dir))
+    with running(app) as listener:
+        page = browser_page
+        outside = watch_requests(page, listener.url)
+        page.goto(listener.url + "/")
+        page.wait_for_function("document.querySelectorAll('#target option').length == 1")
+        page.set_input_files("#file", str(guide))
+        page.click("#translate-file")
+        page.wait_for_selector("#download:not(.hidden)")
+        assert page.locator("#download").inner_text() == "Download guide.ja.md"
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = tmp_path / "guide.ja.md"
+        download.value.save_as(saved)
+        assert markdown.structure(saved.read_text(encoding="utf-8")) == markdown.structure(guide.read_text())
+        assert page.locator("#error").inner_text() == "" and outside == []
+
+
 def test_an_error_from_the_api_is_shown_on_the_page(browser_page, single_model_dir):
     app, _ = make_app(load_model(single_model_dir), max_chars=10)
     with running(app) as listener:

@@ -264,7 +264,10 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
                                                      help="a Markdown table, e.g. $GITHUB_STEP_SUMMARY"),
              beam_size: Optional[int] = BeamOpt, length_penalty: Optional[float] = PenaltyOpt,
              batch_tokens: Optional[int] = BatchOpt, threads: Optional[int] = ThreadsOpt,
-             split: Optional[Split] = SplitOpt) -> None:
+             split: Optional[Split] = SplitOpt,
+             glossary: Optional[Path] = typer.Option(None, "--glossary", help="translate with this glossary (TSV "
+                                                     "of 'source term<TAB>target term'); prints the term accuracy")
+             ) -> None:
     from translate_cli import config as config_module
     from translate_cli.steps import evaluate as step
 
@@ -276,7 +279,7 @@ def evaluate(model_dir: Optional[Path] = typer.Argument(None, help="model direct
                       gates=GateSettings(min_bleu=min_bleu, min_chrf=min_chrf, fail_if_worse=fail_if_worse,
                                          alpha=alpha, method=significance.value),
                       baseline=baseline, baseline_hyp=baseline_hyp, json_path=json_path, junit=junit,
-                      markdown=markdown, decode=DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty,
+                      markdown=markdown, glossary_path=glossary, decode=DecodeOverrides(beam_size=beam_size, length_penalty=length_penalty,
                                                                 batch_tokens=batch_tokens,
                                                                 split=split.value if split else None))
     if not passed:
@@ -384,7 +387,9 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
                                                 help="require this key on POST /translate (or set TCLI_API_KEY)"),
           cors_origins: Optional[List[str]] = typer.Option(None, "--cors-origin", help="allow browser pages from "
                                                            "this origin (repeatable; '*' for any); default none"),
-          access_log: bool = typer.Option(False, "--access-log", help="log every request")) -> None:
+          access_log: bool = typer.Option(False, "--access-log", help="log every request"),
+          glossary: Optional[Path] = typer.Option(None, "--glossary", help="a TSV file of 'source term<TAB>target "
+                                                  "term' lines, used in every request")) -> None:
     """Serve a model over HTTP: LibreTranslate API, /health, /info, /docs and a web page at /."""
     from translate_cli.steps import serve as step
 
@@ -394,7 +399,7 @@ def serve(model_dir: Path = typer.Argument(..., help="a model directory, e.g. ru
              batching=BatchSettings(enabled=enabled, wait_ms=wait_ms, max_queue=max_queue),
              limits=ServerLimits(max_body_bytes=max_body_bytes, max_strings=max_strings, max_chars=max_chars,
                                  api_key=api_key or None, cors_origins=cors_origins or []),
-             access_log=access_log)
+             access_log=access_log, glossary=glossary)
 
 
 def main() -> None:

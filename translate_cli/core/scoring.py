@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.files import in_range, read_lines
@@ -20,12 +21,17 @@ class Scored:
 
 
 def translate_and_score(translator: Translator, sources: list[str], references: list[str], options: DecodeOptions,
-                        bootstrap: bool = False) -> Scored:
-    """Translate `sources` into the translator's language and score them against `references`."""
+                        bootstrap: bool = False,
+                        translate: Callable[[list[str]], list[str]] | None = None) -> Scored:
+    """Translate `sources` into the translator's language and score them against `references`. `translate`
+    replaces the plain translation (a glossary's, core/documents/glossary.py)."""
     if len(sources) != len(references):
         raise DataError(f"{len(sources):,} source lines but {len(references):,} reference lines; a test set needs "
                         f"a line-aligned source and reference")
-    hypotheses = [translation.text for translation in translator.translate(sources, options)]
+    if translate is not None:
+        hypotheses = translate(sources)
+    else:
+        hypotheses = [translation.text for translation in translator.translate(sources, options)]
     return Scored(hypotheses, score(hypotheses, references, translator.lang, bootstrap))
 
 

@@ -17,16 +17,19 @@ from typing import Optional, Union
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.staticfiles import StaticFiles
 
+from translate_cli.core.documents.options import EXTENSIONS
 from translate_cli.core.serving.batcher import Overloaded
 from translate_cli.core.serving.limits import ServerLimits
 from translate_cli.core.serving.service import TranslationService
-from translate_cli.server.requests import ApiError, BodySizeLimit, check_api_key, parse_body, read_translate_request
+from translate_cli.errors import TcliError
+from translate_cli.server.requests import (ApiError, BodySizeLimit, check_api_key, parse_body, read_file_request,
+                                           read_translate_request)
 
 
 class TranslateBody(BaseModel):
@@ -35,7 +38,7 @@ class TranslateBody(BaseModel):
     q: Union[str, list[str]] = Field(description="the text: one string, or a list of strings")
     source: str = Field("auto", description='the model\'s source language, or "auto"')
     target: Optional[str] = Field(None, description="target language; optional for a single-target model")
-    format: str = Field("text", description='only "text"')
+    format: str = Field("text", description='"text" or "html" (tags kept, text and alt/title translated)')
     api_key: Optional[str] = Field(None, description="when the server was started with --api-key")
 
 
@@ -48,6 +51,8 @@ class ErrorAnswer(BaseModel):
 
 
 ERRORS = {code: {"model": ErrorAnswer} for code in (400, 403, 413, 503)}
+MEDIA_TYPES = {"markdown": "text/markdown", "html": "text/html", "srt": "application/x-subrip", "vtt": "text/vtt",
+               "po": "text/x-gettext-translation"}
 
 
 def create_app(service: TranslationService, limits: ServerLimits) -> FastAPI:
@@ -93,6 +98,7 @@ def _add_routes(app: FastAPI, service: TranslationService, limits: ServerLimits)
         return service.languages()
 
     _add_translate(app, service, limits)
+    _add_translate_file(app, service, limits)
 
 
 def _add_translate(app: FastAPI, service: TranslationService, limits: ServerLimits) -> None:
@@ -106,11 +112,44 @@ def _add_translate(app: FastAPI, service: TranslationService, limits: ServerLimi
         payload = parse_body(await request.body(), request.headers.get("content-type", ""))
         check_api_key(limits.api_key, payload, request.headers.get("authorization"))
         wanted = read_translate_request(payload, limits, service.source_lang, service.target_langs)
-        outputs = await service.translate(wanted.texts, wanted.target)
+        if wanted.format == "html":
+            outputs = await service.translate_documents(wanted.texts, "html", wanted.target, "q")
+        else:
+            outputs = await service.translate(wanted.texts, wanted.target)
         answer: dict = {"translatedText": outputs[0] if wanted.single else outputs}
         if wanted.source == "auto":  # LibreTranslate reports what it detected; a tcli model has one source
             answer["detectedLanguage"] = {"language": service.source_lang, "confidence": 100}
         return JSONResponse(answer)
+
+
+def _add_translate_file(app: FastAPI, service: TranslationService, limits: ServerLimits) -> None:
+    @app.post("/translate_file", responses=ERRORS, response_class=Response,
+              summary="Translate a document (Markdown, HTML, SRT, WebVTT, gettext PO or text); the file comes back")
+    async def translate_file(request: Request) -> Response:
+        # The upload is read into memory (the body limit bounds it) and never written where a request could
+        # name the path: its file name only chooses the format and names the download.
+        try:
+            form = await request.form(max_files=1, max_fields=8)
+        except Exception as exc:  # not multipart, or a malformed one
+            raise ApiError(400, f"expected a multipart/form-data upload with a field \"file\" ({exc})") from None
+        check_api_key(limits.api_key, {"api_key": form.get("api_key")}, request.headers.get("authorization"))
+        name, target, format = read_file_request(form, service.source_lang, service.target_langs, EXTENSIONS)
+        data = await form["file"].read()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, f"{name}: not UTF-8 text (byte {exc.start}); upload a UTF-8 file") from None
+        crlf = "\r\n" in text
+        text = text.replace("\r\n", "\n") if crlf else text
+        if format == "text":
+            translated = "\n".join(await service.translate(text.split("\n"), target))
+        else:
+            translated = (await service.translate_documents([text], format, target, name))[0]
+        stem, dot, suffix = name.rpartition(".")
+        download = f"{stem}.{target}.{suffix}" if dot else f"{name}.{target}"
+        body = (translated.replace("\n", "\r\n") if crlf else translated).encode("utf-8")
+        return Response(body, media_type=MEDIA_TYPES.get(format, "text/plain") + "; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{download}"'})
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -120,6 +159,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(TcliError)
+    async def bad_document(_request: Request, exc: TcliError) -> JSONResponse:
+        return error(400, str(exc))
 
     @app.exception_handler(Overloaded)
     async def overloaded(_request: Request, exc: Overloaded) -> JSONResponse:

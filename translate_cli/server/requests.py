@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -28,6 +29,7 @@ class TranslateRequest:
     single: bool  # q was one string: answer with one string, not a list
     target: str
     source: str
+    format: str = "text"  # or "html" (LibreTranslate's formats)
 
 
 def parse_body(body: bytes, content_type: str) -> dict:
@@ -43,6 +45,8 @@ def parse_body(body: bytes, content_type: str) -> dict:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ApiError(400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:  # thousands of nested arrays: Python's parser gives up before finding an error
+        raise ApiError(400, "invalid JSON: nested too deeply") from None
     if not isinstance(payload, dict):
         raise ApiError(400, 'the body must be a JSON object such as {"q": "Hello", "target": "ja"}')
     return payload
@@ -72,9 +76,10 @@ def read_translate_request(payload: dict, limits: ServerLimits, source_lang: str
         raise ApiError(400, f"unknown source language {source!r}: this model translates from {source_lang!r} "
                             "(or send \"auto\")")
     text_format = payload.get("format") or "text"
-    if text_format != "text":
-        raise ApiError(400, f"format {text_format!r} is not supported; send plain text with \"format\": \"text\"")
-    return TranslateRequest(texts, single, target, source)
+    if text_format not in ("text", "html"):
+        raise ApiError(400, f"format {text_format!r} is not supported; send \"format\": \"text\" or \"html\" "
+                            "(other documents: POST /translate_file)")
+    return TranslateRequest(texts, single, target, source, text_format)
 
 
 def _read_q(q: object, present: bool, limits: ServerLimits) -> tuple[list[str], bool]:
@@ -163,3 +168,22 @@ async def _send_error(send, status: int, message: str) -> None:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def read_file_request(form, source_lang: str, target_langs: list[str],
+                      formats: dict[str, str]) -> tuple[str, str, str]:
+    """(file name, target, format) of POST /translate_file: a multipart form with `file`, optional `target`,
+    `source` and `format` (default: by the file's extension, from `formats`)."""
+    upload = form.get("file")
+    if upload is None or not hasattr(upload, "filename"):
+        raise ApiError(400, 'missing "file": send the document as a multipart/form-data file field named "file"')
+    name = re.sub(r"[^\w.-]+", "_", (upload.filename or "document").rsplit("/", 1)[-1].rsplit("\\", 1)[-1])[:100]
+    target = _read_target(form.get("target"), target_langs)
+    source = form.get("source") or "auto"
+    if source not in ("auto", source_lang):
+        raise ApiError(400, f"unknown source language {source!r}: this model translates from {source_lang!r}")
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    chosen = form.get("format") or formats.get(suffix, "text")
+    if chosen not in ("text", *formats.values()):
+        raise ApiError(400, f"format {chosen!r} is not one of text, {', '.join(sorted(set(formats.values())))}")
+    return name, target, chosen

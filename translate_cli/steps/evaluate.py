@@ -16,6 +16,7 @@ from translate_cli.core.decoding import DecodeOverrides
 from translate_cli.core.evaluate import baseline as baselines_module
 from translate_cli.core.evaluate import ci_reports, evaluation, significance
 from translate_cli.core.evaluate.evaluation import EvalSet, PreparedSet, SetResult
+from translate_cli.core.documents.glossary import Glossary, term_accuracy, translate_lines
 from translate_cli.core.evaluate.settings import GateSettings
 from translate_cli.core.files import check_output_path, in_range, read_lines, write_lines_atomically
 from translate_cli.core.scoring import Scored, translate_and_score
@@ -28,9 +29,10 @@ def run(model_dir: Path | None, *, reference: Path | None = None, source: Path |
         decode: DecodeOverrides = DecodeOverrides(), output: Path | None = None, threads: int | None = None,
         confidence: bool = False, gates: GateSettings = GateSettings(), baseline: Path | None = None,
         baseline_hyp: Path | None = None, json_path: Path | None = None,
-        junit: Path | None = None, markdown: Path | None = None) -> bool:
+        junit: Path | None = None, markdown: Path | None = None, glossary_path: Path | None = None) -> bool:
     """Print the scores and write the reports asked for; False when a gate fails."""
     method = gates.method
+    glossary = Glossary.read(glossary_path) if glossary_path is not None else None
     if threads:
         torch.set_num_threads(threads)
     _check_options(model_dir, config, reference, source, hypothesis, lang, output, gates, baseline, baseline_hyp,
@@ -49,7 +51,7 @@ def run(model_dir: Path | None, *, reference: Path | None = None, source: Path |
     # Every input is read and every baseline checked before the slow part (translating) starts.
     baselines = baselines_module.read_baseline(baseline) if baseline is not None else None
     jobs = [evaluation.prepare_set(test_set, baselines, baseline_hyp, len(sets)) for test_set in sets]
-    translated = _translate(model_dir, jobs, decode, output, confidence) if any(j.hypotheses is None for j in jobs) else {}
+    translated = _translate(model_dir, jobs, decode, output, confidence, glossary) if any(j.hypotheses is None for j in jobs) else {}
     results = [evaluation.score_set(job, translated.get(job.test_set.name), model_dir, confidence, gates, method)
                for job in jobs]
     notes = _notes(results, method)
@@ -112,7 +114,7 @@ def _target_lang(info: ModelInfo | None, lang: str | None, model_dir: Path | Non
 
 
 def _translate(model_dir: Path, jobs: list[PreparedSet], decode: DecodeOverrides, output: Path | None,
-               confidence: bool) -> dict[str, Scored]:
+               confidence: bool, glossary: Glossary | None) -> dict[str, Scored]:
     """Translations of every set without --hyp, scored, by set name (the model is loaded once)."""
     loaded: LoadedModel = load_model(model_dir)
     translated = {}
@@ -124,8 +126,16 @@ def _translate(model_dir: Path, jobs: list[PreparedSet], decode: DecodeOverrides
         options = translator.info.decode.updated(decode)
         sources = list(in_range(read_lines(test_set.source), test_set.lines, test_set.source))
         status = f"translating {len(sources):,} lines of {test_set.source} into {test_set.lang}..."
+        translate = None
+        if glossary is not None:
+            translate = lambda lines: translate_lines(translator, lines, options, glossary)[0]  # noqa: E731
         with console.console.status(status):
-            translated[test_set.name] = translate_and_score(translator, sources, job.references, options, confidence)
+            translated[test_set.name] = translate_and_score(translator, sources, job.references, options, confidence,
+                                                            translate)
+        if glossary is not None:
+            hits, total = term_accuracy(glossary, sources, translated[test_set.name].hypotheses)
+            console.info(f"{test_set.name}: glossary term accuracy {hits:,}/{total:,}"
+                         + (f" ({100 * hits / total:.1f}%)" if total else ""))
         if output is not None:
             write_lines_atomically(output, translated[test_set.name].hypotheses)
     return translated

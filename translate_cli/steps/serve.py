@@ -16,13 +16,13 @@ from translate_cli.core.serving.batcher import BatchSettings
 from translate_cli.core.serving.limits import ServerLimits
 from translate_cli.errors import TcliError
 
-SERVE_MODULES = ("fastapi", "uvicorn", "swagger_ui_bundle")
+SERVE_MODULES = ("fastapi", "uvicorn", "swagger_ui_bundle", "python_multipart")
 
 
 def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: str = "auto",
         quantize: str = "none", threads: int | None = None, decode: DecodeOverrides = DecodeOverrides(),
         batching: BatchSettings = BatchSettings(), limits: ServerLimits = ServerLimits(),
-        access_log: bool = False) -> None:
+        access_log: bool = False, glossary: Path | None = None) -> None:
     """`decode` holds command-line decoding settings (None = the model's own)."""
     missing = [name for name in SERVE_MODULES if importlib.util.find_spec(name) is None]
     if missing:
@@ -30,6 +30,7 @@ def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: 
                         "pip install -e \".[serve]\"")
     # Imported only now: they need the extra checked above.
     from translate_cli.core.ct2.backend import choose_backend, load_for_translation
+    from translate_cli.core.documents.glossary import Glossary
     from translate_cli.core.serving.service import TranslationService
     from translate_cli.server.app import create_app
     from translate_cli.server.listener import Listener
@@ -39,7 +40,8 @@ def run(model_dir: Path, *, host: str = "127.0.0.1", port: int = 5000, backend: 
         console.warn(choice.note)
     loaded = load_for_translation(choice, quantize, threads)
     options = loaded.info.decode.updated(decode, nbest=1)
-    service = TranslationService(loaded, options, batching, choice.backend)
+    terms = Glossary.read(glossary) if glossary is not None else None
+    service = TranslationService(loaded, options, batching, choice.backend, terms)
     listener = Listener(create_app(service, limits), host, port, access_log=access_log,
                         log_level="info" if access_log else "warning")
     _announce(listener.url, model_dir, service, limits, host)
@@ -52,7 +54,7 @@ def _announce(url: str, model_dir: Path, service, limits, host: str) -> None:
     batch = f"batching up to {batching.wait_ms:g} ms" if batching.enabled else "batching off"
     console.info(f"serving {model_dir} ({service.backend}, {service.source_lang}→{','.join(service.target_langs)}, "
                  f"beam {options.beam_size}, {batch}) on {url}")
-    console.info(f"  POST {url}/translate · GET /languages /health /info · OpenAPI page {url}/docs · web page {url}/")
+    console.info(f"  POST {url}/translate (text, html) · POST /translate_file (documents) · GET /languages /health /info · OpenAPI page {url}/docs · web page {url}/")
     console.info(f"  limits: {limits.max_body_bytes:,} bytes per body, {limits.max_strings} strings per request, "
                  f"{limits.max_chars:,} characters per string, {batching.max_queue:,} sentences waiting; "
                  f"API key {'required' if limits.api_key else 'off'}; CORS "

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.documents.inline import translate_segments
 from translate_cli.core.documents.segments import Segment, Span
 from translate_cli.core.files import read_lines
+from translate_cli.core.translator import TranslationStats, Translator
 from translate_cli.errors import DataError
 
 ENDINGS = r"(?:s|es|'s|’s|s'|s’)?"  # plural and possessive endings the last word may take
@@ -82,6 +85,14 @@ class Glossary:
                 spans.append(Span(start, end, fixed=escape(term.target)))
                 found += 1
         return Segment(segment.text, spans, segment.line), found
+
+
+def translate_lines(translator: Translator, lines: list[str], options: DecodeOptions, glossary: Glossary,
+                    stats: TranslationStats | None = None) -> tuple[list[str], int]:
+    """Plain lines translated with the glossary's terms enforced; returns them and the terms found."""
+    applied = [glossary.apply(Segment(line)) for line in lines]
+    placed = translate_segments(translator, [segment for segment, _ in applied], options, stats)
+    return [translation.render() for translation in placed], sum(found for _, found in applied)
 
 
 def _clear(span: Span, start: int, end: int) -> bool:

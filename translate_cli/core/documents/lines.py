@@ -17,10 +17,8 @@ from typing import Iterable, Iterator, TextIO
 
 from translate_cli.core.decoding import DecodeOptions
 from translate_cli.core.documents import columns, stream
-from translate_cli.core.documents.glossary import Glossary
-from translate_cli.core.documents.inline import translate_segments
+from translate_cli.core.documents.glossary import Glossary, translate_lines
 from translate_cli.core.documents.options import LineOptions
-from translate_cli.core.documents.segments import Segment
 from translate_cli.core.files import ReadStats, iter_file, iter_stream
 from translate_cli.core.translator import Translation, TranslationStats, Translator
 from translate_cli.errors import TcliError
@@ -82,10 +80,9 @@ class LineTranslation:
     def _texts(self, texts: list[str]) -> list[str]:
         if self.glossary is None:
             return [t.text for t in self.translator.translate(texts, self.decode, self.stats)]
-        applied = [self.glossary.apply(Segment(text)) for text in texts]
-        self.terms += sum(found for _, found in applied)
-        placed = translate_segments(self.translator, [segment for segment, _ in applied], self.decode, self.stats)
-        return [translation.render() for translation in placed]
+        translations, found = translate_lines(self.translator, texts, self.decode, self.glossary, self.stats)
+        self.terms += found
+        return translations
 
 
 def format_line(translation: Translation, nbest_format: str | None, line_number: int) -> str:
