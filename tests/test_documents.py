@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
 from translate_cli.core.alignment import NO_SPAN, Alignment, word_spans
 from translate_cli.core.documents import html, markdown
 from translate_cli.core.documents.glossary import Glossary, term_accuracy

@@ -13,10 +13,10 @@ from translate_cli.config import Config
 from translate_cli.core import metrics
 from translate_cli.core.checkpoint import LoadedModel, ModelInfo, load_model, read_info
 from translate_cli.core.decoding import DecodeOverrides
+from translate_cli.core.documents.glossary import Glossary, term_accuracy, translate_lines
 from translate_cli.core.evaluate import baseline as baselines_module
 from translate_cli.core.evaluate import ci_reports, evaluation, significance
 from translate_cli.core.evaluate.evaluation import EvalSet, PreparedSet, SetResult
-from translate_cli.core.documents.glossary import Glossary, term_accuracy, translate_lines
 from translate_cli.core.evaluate.settings import GateSettings
 from translate_cli.core.files import check_output_path, in_range, read_lines, write_lines_atomically
 from translate_cli.core.scoring import Scored, translate_and_score

@@ -6,15 +6,16 @@ import sys
 from pathlib import Path
 
 from translate_cli import console
+from translate_cli.core.checkpoint import read_info
 from translate_cli.core.ct2.backend import choose_backend, load_for_translation
 from translate_cli.core.decoding import DecodeOverrides
 from translate_cli.core.documents.columns import check_rows
-from translate_cli.core.documents.lines import LineTranslation, input_batches, row_layout, write_stream
-from translate_cli.core.checkpoint import read_info
 from translate_cli.core.documents.formats import notes, parse, read_document, translate_document
 from translate_cli.core.documents.glossary import Glossary
+from translate_cli.core.documents.lines import LineTranslation, input_batches, row_layout, write_stream
 from translate_cli.core.documents.options import LineOptions, resolve_format
-from translate_cli.core.files import ReadStats, check_output_path, iter_file, write_lines_atomically, write_text_atomically
+from translate_cli.core.files import (ReadStats, check_output_path, iter_file, write_lines_atomically,
+                                      write_text_atomically)
 from translate_cli.core.sentences import joiner
 from translate_cli.core.translator import TranslationStats, Translator, resolve_lang
 from translate_cli.errors import TcliError

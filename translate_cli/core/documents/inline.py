@@ -11,6 +11,7 @@ came after it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from translate_cli.core.alignment import Alignment
@@ -67,6 +68,30 @@ def _interior(text: str, spaced: bool) -> tuple[int, int]:
     return (first + 1, last - 1) if len(stripped) > 1 else (first, last)
 
 
+def _spread_anchors(anchors: list[_Node], text: str, bounds: tuple[int, int], spaced: bool) -> None:
+    """Anchors of one parent at distinct places with words between them, in their order, each as near to
+    its aligned place as that allows (two line breaks that meet would make an empty line)."""
+    if len(anchors) < 2:
+        return
+    low, high = bounds
+    if spaced:
+        places = [m.end() for m in re.finditer(r"\S+(?=\s+\S)", text[low:high])]
+        places = [low + place for place in places]
+    else:
+        places = list(range(low + 1, high))
+    if len(places) < len(anchors):
+        return  # no room: leave them where the alignment put them
+    anchors.sort(key=lambda node: (node.target[0], node.span.start))
+    chosen = [min(range(len(places)), key=lambda i: abs(places[i] - node.target[0])) for node in anchors]
+    for k in range(1, len(chosen)):  # strictly increasing, forwards ...
+        chosen[k] = max(chosen[k], chosen[k - 1] + 1)
+    chosen[-1] = min(chosen[-1], len(places) - 1)
+    for k in range(len(chosen) - 2, -1, -1):  # ... and within the places, backwards
+        chosen[k] = min(chosen[k], chosen[k + 1] - 1)
+    for node, index in zip(anchors, chosen):
+        node.target = (places[index], places[index])
+
+
 def _target(span: Span, text: str, alignment: Alignment, spaced: bool, whole: tuple[int, int]) -> tuple[int, int]:
     if (span.start, span.end) == whole and span.fixed is None:  # around all of the segment's words
         return _trim(text, 0, len(text), spaced)
@@ -94,6 +119,7 @@ def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alig
         if end <= start and node.span.start < node.span.end:
             start, end = low, high  # nothing of it inside the parent: around the parent's words
         node.target = (start, end)
+    _spread_anchors([node for node in nodes if node.span.start == node.span.end], text, bounds, spaced)
     previous = low
     for node in sorted(nodes, key=lambda n: n.target):
         start, end = node.target

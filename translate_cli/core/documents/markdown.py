@@ -91,6 +91,7 @@ def inline_segment(md: MarkdownIt, raw: str, line: int, next_prefixes: list[str]
                 start -= 1
             prefix = next_prefixes[newlines] if newlines < len(next_prefixes) else ""
             spans.append(Span(position(), position(), open=raw[start:end].replace("\n", "\n" + prefix)))
+            text.append(" ")  # the break separates words for the model
             newlines += 1
         elif token.type == "code_inline":
             text.append(token.content)
