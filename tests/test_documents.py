@@ -17,7 +17,7 @@ from translate_cli.core.alignment import NO_SPAN, Alignment, word_spans
 from translate_cli.core.documents import html, markdown
 from translate_cli.core.documents.glossary import Glossary, term_accuracy
 from translate_cli.core.documents.inline import place
-from translate_cli.core.documents.segments import Placed, Segment, Span
+from translate_cli.core.documents.segments import Segment, Span
 from translate_cli.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "documents"

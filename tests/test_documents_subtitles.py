@@ -157,8 +157,8 @@ def test_tags_become_spans_and_survive() -> None:
     assert second.text == "Stay calm."
     assert {(s.open, s.close) for s in second.spans} == {("{\\an8}", ""), ("<b>", "</b>"), ("</u>", "")}
     out = document.render([plain(segment) for segment in document.segments])
-    # Placed.render writes an anchor after the opening tags of spans that start where it is.
-    assert [sub.content for sub in srt.parse(out)] == [first_text, "<b>{\\an8}Stay</b> calm.</u>"]
+    # An anchor listed before a span that starts where it stands is written before that span's tag.
+    assert [sub.content for sub in srt.parse(out)] == [first_text, "{\\an8}<b>Stay</b> calm.</u>"]
 
 
 def test_srt_fixture_corpus() -> None:

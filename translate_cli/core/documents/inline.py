@@ -119,14 +119,23 @@ def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alig
         if end <= start and node.span.start < node.span.end:
             start, end = low, high  # nothing of it inside the parent: around the parent's words
         node.target = (start, end)
-    _spread_anchors([node for node in nodes if node.span.start == node.span.end], text, bounds, spaced)
+    anchors = [node for node in nodes if node.span.start == node.span.end]
+    _spread_anchors(anchors, text, bounds, spaced)
     previous = low
-    for node in sorted(nodes, key=lambda n: n.target):
+    for node in sorted((node for node in nodes if node not in anchors), key=lambda n: n.target):
         start, end = node.target
         start = max(start, previous)
         node.target = (start, max(start, end))
         previous = node.target[1]
         _fit(node.children, node.target, text, alignment, spaced, whole)
+    # An anchor goes beside a sibling's words rather than inside them (an image's alt text, a code span),
+    # at the edge that stays inside the sentence; inside only when neither does.
+    for anchor in anchors:
+        for node in nodes:
+            start, end = node.target
+            if node not in anchors and start < anchor.target[0] < end and (end < high or start > low):
+                point = end if end < high else start
+                anchor.target = (point, point)
 
 
 def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool) -> Placed:
@@ -141,7 +150,8 @@ def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool
     placed: list[Span] = []
 
     def collect(nodes: list[_Node]) -> None:
-        for node in nodes:
+        # In translated order, an anchor before a span that starts where it stands (it stays outside it).
+        for node in sorted(nodes, key=lambda n: (n.target[0], n.span.start != n.span.end)):
             span = node.span
             placed.append(Span(node.target[0], node.target[1], span.open, span.close, span.fixed))
             if span.fixed is None:

@@ -44,7 +44,8 @@ class Placed:
 
     def render(self, escape: Callable[[str], str] = lambda text: text) -> str:
         """The translation with the markup of every span around its words; only the words are escaped.
-        Of spans over the same words, the one listed first is the outer one."""
+        Of spans over the same words, the one listed first is the outer one; an anchor at the start of a span
+        stands inside it if listed after it, outside if listed before."""
         opens: dict[int, list[tuple[int, Span]]] = {}
         closes: dict[int, list[tuple[int, Span]]] = {}
         for order, span in enumerate(self.spans):
@@ -61,7 +62,7 @@ class Placed:
                 if span.start == span.end:
                     continue
                 out.append(span.close)
-            for _, span in sorted(opens.get(bound, []), key=lambda item: (-item[1].end, item[0])):
+            for _, span in _opening_order(opens.get(bound, [])):
                 out.append(span.open)
                 if span.fixed is not None:
                     out.append(span.fixed)
@@ -69,6 +70,18 @@ class Placed:
                 if span.start == span.end:
                     out.append(span.close)
         return "".join(out)
+
+
+def _opening_order(items: list[tuple[int, Span]]) -> list[tuple[int, Span]]:
+    """Spans opening at one place: the longer ones first (outer), each anchor before the first span listed
+    after it."""
+    spans = sorted((item for item in items if item[1].start != item[1].end), key=lambda item: (-item[1].end, item[0]))
+    ordered: list[tuple[int, Span]] = []
+    for anchor in sorted(item for item in items if item[1].start == item[1].end):
+        at = next((k for k, item in enumerate(spans) if item[0] > anchor[0]), len(spans))
+        ordered += spans[:at] + [anchor]
+        spans = spans[at:]
+    return ordered + spans
 
 
 def plain(segment: Segment) -> Placed:
