@@ -18,7 +18,6 @@ import bench_decode  # noqa: E402  (the same batches, runners and HF peer)
 
 
 def profile(args: argparse.Namespace, system: str, beam: int, top: int) -> dict:
-    import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 

@@ -143,6 +143,18 @@ def train(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesAr
 
 
 # Decoding: None keeps the model's own setting (model.json); bounds are DecodeOptions'.
+@app.command()
+@user_errors
+def distill(config: Path = ConfigArg, overrides: Optional[List[str]] = OverridesArg,
+            threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for the teacher "
+                                                  "(default: all cores)")) -> None:
+    """Translate the training corpora with the config's distill.teacher, for a student to train on."""
+    from translate_cli import config as config_module
+    from translate_cli.steps import distill as step
+
+    step.run(config_module.load(config, overrides or []), threads=threads)
+
+
 BeamOpt = field_option(DecodeOptions, "beam_size", "--beam-size", "-b", keep=True,
                        help="1 = greedy; default from the model's config")
 PenaltyOpt = field_option(DecodeOptions, "length_penalty", "--length-penalty", keep=True,

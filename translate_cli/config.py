@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from translate_cli.core.architecture import VOCABULARY_FIELDS, ModelConfig
 from translate_cli.core.checkpoint import read_info
 from translate_cli.core.decoding import DecodeOptions
+from translate_cli.core.distill.corpus import CorpusJob, DistillSettings, corpus_jobs
 from translate_cli.core.text import CleanRules, Normalization
 from translate_cli.core.tokenizer import VocabSettings
-from translate_cli.core.train.prepared import SPLITS, Corpora, DataSpec, PreparedMeta
+from translate_cli.core.train.prepared import SPLITS, Corpora, CorpusSpec, DataSpec, PreparedMeta
 from translate_cli.core.train.schedule import TrainJob, TrainSettings
 from translate_cli.errors import ConfigError
 
@@ -41,6 +42,7 @@ class Config(BaseModel):
     model: ModelConfig = ModelConfig()
     train: TrainSettings = TrainSettings()
     decode: DecodeOptions = DecodeOptions()
+    distill: Optional[DistillSettings] = None  # train on a teacher's translations (tcli distill, then prepare)
     _model_keys: set[str] = PrivateAttr(default_factory=set)  # the model.* keys the config sets itself
 
     @model_validator(mode="before")
@@ -90,13 +92,30 @@ class Config(BaseModel):
             self.work_dir = f"runs/{self.name}"
         if not self.data_dir:
             self.data_dir = f"runs/{self.name}/data"
+        if self.distill is not None and not self.distill.folder:
+            self.distill.folder = f"runs/{self.name}/distilled"
         return self
+
+    def distill_jobs(self) -> list[CorpusJob]:
+        """The training corpora a teacher translates (`tcli distill`), with where their copies go."""
+        assert self.distill is not None
+        return corpus_jobs(Path(self.data_root), self.data.train, Path(self.distill.folder).absolute(),
+                           self.source_lang)
+
+    def training_corpora(self) -> Corpora:
+        """The data section as prepare reads it: with a distill section, the teacher's translations of the
+        training corpora take their place (or join them, with distill.mixed)."""
+        if self.distill is None:
+            return self.data
+        distilled = [CorpusSpec(prefix=str(job.folder / job.name), lang=job.lang) for job in self.distill_jobs()]
+        train = [*self.data.train, *distilled] if self.distill.mixed else distilled
+        return replace(self.data, train=train)
 
     def data_spec(self) -> DataSpec:
         """What `prepare` needs (and `train` checks the prepared data against)."""
         langs = [self.source_lang, *self.target_langs]
         return DataSpec(folder=Path(self.data_dir), data_root=Path(self.data_root), source_lang=self.source_lang,
-                        target_langs=list(self.target_langs), corpora=self.data,
+                        target_langs=list(self.target_langs), corpora=self.training_corpora(),
                         normalize={lang: self.normalize.get(lang, Normalization()) for lang in langs},
                         clean=self.clean, vocab=self.vocab, seed=self.train.seed,
                         init_from=Path(self.train.init_from) if self.train.init_from else None)

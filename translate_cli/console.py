@@ -65,3 +65,18 @@ def training_progress() -> Progress:
 def silent_progress() -> Progress:
     """A progress object that draws nothing (ranks other than 0 under torchrun)."""
     return Progress(console=Console(quiet=True))
+
+
+def distill_progress() -> Progress:
+    """Lines translated by a teacher, with sentences per second and time left."""
+    return Progress(
+        TextColumn("[bold]distil[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} sent/s"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
