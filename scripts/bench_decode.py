@@ -317,6 +317,8 @@ def main() -> None:
     parser.add_argument("--json", default="docs/bench_decode.json")
     parser.add_argument("--hf-folder", help="the Hugging Face folder --model was imported from (the peer)")
     parser.add_argument("--to", help="target language, for a model with several")
+    parser.add_argument("--models", help="NAME=DIR,NAME=DIR: compare several models (a teacher and its student) "
+                        "through the same systems, in one run; ratios are against the first")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", help=argparse.SUPPRESS)
     parser.add_argument("--search", help=argparse.SUPPRESS)
@@ -327,6 +329,9 @@ def main() -> None:
         print(json.dumps(run_worker(args)))
         return
     systems = args.systems.split(",")
+    if args.models:
+        compare_models(args, systems)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         ct2_dir = None
         if any(system in CT2_SYSTEMS for system in systems):
@@ -342,6 +347,42 @@ def main() -> None:
                     best[key] = row
         rows = [best[key] for key in plan]
     report(rows, args)
+
+
+def compare_models(args: argparse.Namespace, systems: list[str]) -> None:
+    """Every model through every system (their own exports), interleaved; sentences/s against the first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    models = [item.split("=", 1) for item in args.models.split(",")]
+    with tempfile.TemporaryDirectory() as scratch:
+        exports = {}
+        for name, folder in models:
+            exports[name] = str(Path(scratch) / name)
+            if any(system in CT2_SYSTEMS for system in systems):
+                export_ct2_models(folder, Path(exports[name]), systems)
+        plan = [(name, folder, system, search, mode) for mode in args.modes.split(",")
+                for search in args.searches.split(",") for system in systems for name, folder in models]
+        best: dict[tuple, dict] = {}
+        for _ in range(args.rounds):
+            for name, folder, system, search, mode in plan:
+                row = spawn(argparse.Namespace(**{**vars(args), "model": folder}), system, search, mode, exports[name])
+                key = (name, system, search, mode)
+                if key not in best or row["seconds"] < best[key]["seconds"]:
+                    best[key] = {**row, "model": name, "model_dir": folder}
+    rows = list(best.values())
+    first = models[0][0]
+    table = Table(title=f"{rows[0]['sentences']} sentences, {args.threads} threads (ratios vs {first})")
+    for column in ("mode", "search", "system", "model", "sent/s", "tok/s", f"sent/s ÷ {first}"):
+        table.add_column(column)
+    for row in rows:
+        base = best[(first, row["system"], row["search"], row["mode"])]
+        row["sentences_per_s_vs_first"] = round(row["sentences_per_s"] / base["sentences_per_s"], 2)
+        table.add_row(row["mode"], row["search"], row["system"], row["model"], f"{row['sentences_per_s']:.1f}",
+                      f"{row['tokens_per_s']:.0f}", str(row["sentences_per_s_vs_first"]))
+    Console().print(table)
+    Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "threads": args.threads, "rows": rows},
+                                          indent=2))
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> None:
