@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from translate_cli.core.documents.segments import Placed, Segment, Span, plain
-from translate_cli.core.documents.subtitles import parse_srt, parse_vtt
+from translate_cli.core.documents.subtitles import parse_srt
+from translate_cli.core.documents.vtt import parse_vtt
 from translate_cli.errors import DataError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "documents"

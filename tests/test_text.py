@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 
 from translate_cli.core.files import ReadStats, iter_file, iter_pairs, read_lines
-from translate_cli.core.text import (Cleaner, CleanRules, Normalization, check_script_rules, first_occurrences,
-                                     normalize, pair_digest)
+from translate_cli.core.text import (
+    Cleaner,
+    CleanRules,
+    Normalization,
+    check_script_rules,
+    first_occurrences,
+    normalize,
+    pair_digest,
+)
 from translate_cli.errors import ConfigError, DataError
 
 

@@ -28,8 +28,14 @@ from translate_cli.core.serving.batcher import Overloaded
 from translate_cli.core.serving.limits import ServerLimits
 from translate_cli.core.serving.service import TranslationService
 from translate_cli.errors import TcliError
-from translate_cli.server.requests import (ApiError, BodySizeLimit, check_api_key, parse_body, read_file_request,
-                                           read_translate_request)
+from translate_cli.server.requests import (
+    ApiError,
+    BodySizeLimit,
+    check_api_key,
+    parse_body,
+    read_file_request,
+    read_translate_request,
+)
 
 
 class TranslateBody(BaseModel):

@@ -14,8 +14,13 @@ from translate_cli.core.documents.formats import notes, parse, read_document, tr
 from translate_cli.core.documents.glossary import Glossary
 from translate_cli.core.documents.lines import LineTranslation, input_batches, row_layout, write_stream
 from translate_cli.core.documents.options import LineOptions, resolve_format
-from translate_cli.core.files import (ReadStats, check_output_path, iter_file, write_lines_atomically,
-                                      write_text_atomically)
+from translate_cli.core.files import (
+    ReadStats,
+    check_output_path,
+    iter_file,
+    write_lines_atomically,
+    write_text_atomically,
+)
 from translate_cli.core.sentences import joiner
 from translate_cli.core.translator import TranslationStats, Translator, resolve_lang
 from translate_cli.errors import TcliError

@@ -30,10 +30,14 @@ def parse(text: str, format: str, where: str, lang: str, spaced: bool, retransla
         return markdown.MarkdownDocument(text, spaced)
     if format == "html":
         return html.HtmlDocument(text, where)
-    if format in ("srt", "vtt"):
-        from translate_cli.core.documents import subtitles
+    if format == "srt":
+        from translate_cli.core.documents.subtitles import parse_srt
 
-        return subtitles.parse_srt(text, where) if format == "srt" else subtitles.parse_vtt(text, where)
+        return parse_srt(text, where)
+    if format == "vtt":
+        from translate_cli.core.documents.vtt import parse_vtt
+
+        return parse_vtt(text, where)
     if format == "po":
         from translate_cli.core.documents import gettext
 

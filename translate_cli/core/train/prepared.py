@@ -22,14 +22,39 @@ from typing import Annotated, Callable, Iterator, Optional
 import numpy as np
 from annotated_types import MinLen
 
-from translate_cli.core.checkpoint import (LangTokens, ModelInfo, describe_langs, read_info, readable_dir, sha256_file,
-                                           write_dir_atomically)
+from translate_cli.core.checkpoint import (
+    LangTokens,
+    ModelInfo,
+    describe_langs,
+    read_info,
+    readable_dir,
+    sha256_file,
+    write_dir_atomically,
+)
 from translate_cli.core.data import TokenArrayWriter, token_dtype
 from translate_cli.core.files import ReadStats, in_range, iter_pairs, line_span, write_lines_atomically
-from translate_cli.core.text import (ADDED_LATER, RULES, STRICT, Cleaner, CleanRules, Normalization, check_script_rules,
-                                     first_occurrences, normalize, pair_digest)
-from translate_cli.core.tokenizer import (SAMPLING_ADDED_LATER, SentencePieceTokenizer, Tokenizer, VocabSettings,
-                                          lang_tag, load_tokenizer, tokenizer_files, train_sentencepiece)
+from translate_cli.core.text import (
+    ADDED_LATER,
+    RULES,
+    STRICT,
+    Cleaner,
+    CleanRules,
+    Normalization,
+    check_script_rules,
+    first_occurrences,
+    normalize,
+    pair_digest,
+)
+from translate_cli.core.tokenizer import (
+    SAMPLING_ADDED_LATER,
+    SentencePieceTokenizer,
+    Tokenizer,
+    VocabSettings,
+    lang_tag,
+    load_tokenizer,
+    tokenizer_files,
+    train_sentencepiece,
+)
 from translate_cli.errors import DataError
 
 FORMAT_VERSION = 2  # 2: SentencePiece trained with identity normalisation

@@ -20,8 +20,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from translate_cli.core.architecture import ModelConfig
-from translate_cli.core.checkpoint import (LoadedModel, ModelInfo, load_model_tokenizer, load_weights_into, read_info,
-                                           readable_dir, save_model, sha256_file)
+from translate_cli.core.checkpoint import (
+    LoadedModel,
+    ModelInfo,
+    load_model_tokenizer,
+    load_weights_into,
+    read_info,
+    readable_dir,
+    save_model,
+    sha256_file,
+)
 from translate_cli.core.files import write_file_atomically
 from translate_cli.core.model import Seq2SeqTransformer
 from translate_cli.core.tokenizer import Tokenizer, tokenizer_files
