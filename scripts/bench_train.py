@@ -10,7 +10,8 @@ target tokens/s, peak RSS, the ratio, and tcli's model-FLOPs utilisation against
 measured on the spot (in the precision it trains in). Each system runs --rounds times, interleaved with
 the others (the machines are shared and noisy); the fastest run of each counts. Prints a table and writes
 JSON (--json). The tcli row trains in fp32 (a config's `precision: auto` is overridden); `--systems
-hf,tcli,tcli-bf16` adds tcli with bf16 autocast.
+hf,tcli,hf-bf16,tcli-bf16` adds both under bf16 autocast, and tcli-bf16 is compared with hf-bf16 (equal
+precision). The tcli rows also report the share of padding in their batches (source and target positions).
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ def marian(config, vocab_size: int):
     return MarianMTModel(hf_config)
 
 
-def hf_updates(config, meta, updates: int, warmup: int) -> tuple[float, int]:
-    """HF's standard recipe: model(...) logits over every position, CE with ignore_index for padding."""
+def hf_updates(config, meta, updates: int, warmup: int, bf16: bool = False) -> tuple[float, int]:
+    """HF's standard recipe: model(...) logits over every position, CE with ignore_index for padding (under
+    bf16 autocast with `bf16`, as tcli's precision: bf16 trains)."""
+    import contextlib
+
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -69,10 +73,12 @@ def hf_updates(config, meta, updates: int, warmup: int) -> tuple[float, int]:
         update = stream.next_update(config.train.accumulate)
         for batch in collate_update([corpus], update, torch.device("cpu")):
             labels = batch.target_out.masked_fill(batch.target_out == 0, -100)
-            logits = model(input_ids=batch.source, attention_mask=batch.source != 0,
-                           decoder_input_ids=batch.target_in, decoder_attention_mask=batch.target_in != 0).logits
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100,
-                                   label_smoothing=config.train.label_smoothing, reduction="sum")
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+            with autocast:  # the loss inside it too, as Hugging Face's Trainer computes it (in fp32 there)
+                logits = model(input_ids=batch.source, attention_mask=batch.source != 0,
+                               decoder_input_ids=batch.target_in, decoder_attention_mask=batch.target_in != 0).logits
+                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100,
+                                       label_smoothing=config.train.label_smoothing, reduction="sum")
             (loss / update.total_target_tokens).backward()
             tokens += batch.target_tokens if step >= warmup else 0
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.clip_norm)
@@ -87,7 +93,8 @@ def tcli_updates(config, meta, updates: int, warmup: int) -> tuple[float, int, d
 
     trainer = Trainer(config.train_job(meta), Dist())
     trainer.model.train()
-    tokens, started, counts = 0, 0.0, {"source": 0, "target": 0, "source_sq": 0, "target_sq": 0, "cross": 0}
+    tokens, started = 0, 0.0
+    counts = {"source": 0, "target": 0, "source_sq": 0, "target_sq": 0, "cross": 0, "padded": 0}
     for step in range(warmup + updates):
         if step == warmup:
             started = time.perf_counter()
@@ -102,6 +109,7 @@ def tcli_updates(config, meta, updates: int, warmup: int) -> tuple[float, int, d
                 counts["source_sq"] += int((source * source).sum())
                 counts["target_sq"] += int((target * target).sum())
                 counts["cross"] += int((source * target).sum())
+                counts["padded"] += len(batch) * int(source.max() + target.max())
     return time.perf_counter() - started, tokens, counts
 
 
@@ -137,19 +145,20 @@ def matmul_ceiling(threads: int, dtype_name: str = "fp32") -> float:
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
-    if args.system != "hf":  # each tcli row trains in the precision its name says, whatever the config says
+    if args.system.startswith("tcli"):  # each tcli row trains in the precision its name says, whatever the config says
         args.overrides = [*args.overrides, f"train.precision={'bf16' if args.system == 'tcli-bf16' else 'fp32'}"]
     config, meta = load(args)
     torch.set_num_threads(args.threads)
-    if args.system == "hf":
-        seconds, tokens = hf_updates(config, meta, args.updates, args.warmup)
+    if args.system.startswith("hf"):
+        seconds, tokens = hf_updates(config, meta, args.updates, args.warmup, bf16=args.system == "hf-bf16")
         extra = {}
     else:
         seconds, tokens, counts = tcli_updates(config, meta, args.updates, args.warmup)
         flops = model_flops(config, meta.vocab_size, counts)
         ceiling = matmul_ceiling(args.threads, config.train.precision)
         extra = {"model_gflops_per_s": round(flops / seconds / 1e9, 1), "matmul_ceiling_gflops_per_s": round(ceiling, 1),
-                 "mfu": round(flops / seconds / 1e9 / ceiling, 3)}
+                 "mfu": round(flops / seconds / 1e9 / ceiling, 3),
+                 "padding_share": round(1 - (counts["source"] + counts["target"]) / counts["padded"], 4)}
     return {"system": args.system, "updates": args.updates, "target_tokens": tokens, "seconds": round(seconds, 2),
             "target_tokens_per_s": round(tokens / seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **extra}
@@ -164,7 +173,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--batch-tokens", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each system, interleaved; the fastest counts")
-    parser.add_argument("--systems", default="hf,tcli", help="hf, tcli, tcli-bf16 (hf first: the peer)")
+    parser.add_argument("--systems", default="hf,tcli", help="hf, tcli, hf-bf16, tcli-bf16 (hf first: the peer)")
     parser.add_argument("--json", default="docs/bench_train.json")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--system", help=argparse.SUPPRESS)
@@ -174,8 +183,8 @@ def main() -> None:
         return
     best: dict[str, dict] = {}
     systems = args.systems.split(",")
-    if systems[0] != "hf" or not set(systems) <= {"hf", "tcli", "tcli-bf16"}:
-        raise SystemExit("--systems: hf first, then tcli and/or tcli-bf16")
+    if systems[0] != "hf" or not set(systems) <= {"hf", "tcli", "hf-bf16", "tcli-bf16"}:
+        raise SystemExit("--systems: hf first, then tcli, hf-bf16 and/or tcli-bf16")
     for system in systems * args.rounds:  # interleaved: a slow spell of the machine hits both alike
         command = [sys.executable, __file__, "--worker", "--system", system, "--config", args.config,
                    "--threads", str(args.threads), "--updates", str(args.updates), "--warmup", str(args.warmup),
@@ -191,22 +200,32 @@ def main() -> None:
 
 
 def report(rows: list[dict], args: argparse.Namespace) -> None:
+    """Each tcli row against its peer at equal precision (tcli-bf16 against hf-bf16 when it ran, else hf)."""
     from rich.console import Console
     from rich.table import Table
 
-    hf, ours = rows[0], rows[1:]
-    ratio = {f"{key}_{row['system'].replace('-', '_')}_over_hf": round(row[field] / hf[field], 2)
-             for row in ours for key, field in (("tokens_per_s", "target_tokens_per_s"), ("peak_rss", "peak_rss_mb"))}
+    by_system = {row["system"]: row for row in rows}
+    ratio = {}
+    for row in rows:
+        if not row["system"].startswith("tcli"):
+            continue
+        peer = by_system.get(row["system"].replace("tcli", "hf"), by_system["hf"])
+        name = f"{row['system'].replace('-', '_')}_over_{peer['system'].replace('-', '_')}"
+        ratio[f"tokens_per_s_{name}"] = round(row["target_tokens_per_s"] / peer["target_tokens_per_s"], 2)
+        ratio[f"peak_rss_{name}"] = round(row["peak_rss_mb"] / peer["peak_rss_mb"], 2)
+        row["peer"] = peer["system"]
     table = Table(title=f"training {args.updates} updates of {args.batch_tokens} tokens, {args.threads} threads")
-    for column in ("system", "target tok/s", "peak RSS MB", "MFU"):
+    for column in ("system", "target tok/s", "peak RSS MB", "MFU", "padding"):
         table.add_column(column, justify="left" if column == "system" else "right")
     for row in rows:
         mfu = f"{row['mfu']:.1%} of {row['matmul_ceiling_gflops_per_s']:.0f} GFLOP/s" if "mfu" in row else "-"
-        table.add_row(row["system"], f"{row['target_tokens_per_s']:.0f}", f"{row['peak_rss_mb']:.0f}", mfu)
-    for row in ours:
-        name = row["system"].replace("-", "_")
-        table.add_row(f"{row['system']} ÷ hf", f"{ratio[f'tokens_per_s_{name}_over_hf']:.2f}x",
-                      f"{ratio[f'peak_rss_{name}_over_hf']:.2f}x", "")
+        padding = f"{row['padding_share']:.1%}" if "padding_share" in row else "-"
+        table.add_row(row["system"], f"{row['target_tokens_per_s']:.0f}", f"{row['peak_rss_mb']:.0f}", mfu, padding)
+    for row in rows:
+        if "peer" in row:
+            name = f"{row['system'].replace('-', '_')}_over_{row['peer'].replace('-', '_')}"
+            table.add_row(f"{row['system']} ÷ {row['peer']}", f"{ratio[f'tokens_per_s_{name}']:.2f}x",
+                          f"{ratio[f'peak_rss_{name}']:.2f}x", "", "")
     Console().print(table)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"command": " ".join(sys.argv), "rows": rows, **ratio}, indent=2))

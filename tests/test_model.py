@@ -121,3 +121,20 @@ def test_beams_sharing_encoder_states_equal_expanded_copies():
             b = model.decode(prefix[:, step:step + 1], expanded_encoded, expanded)
             assert torch.allclose(a, b, atol=1e-5), step
         assert shared.layers[0].cross_keys.size(0) == 2 and expanded.layers[0].cross_keys.size(0) == 6
+
+
+def test_dropout_drops_at_its_rate_scales_what_it_keeps_and_is_off_in_eval():
+    from translate_cli.core.model import Dropout
+
+    torch.manual_seed(0)
+    layer = Dropout(0.1).train()
+    x = torch.full((500, 400), 2.0, requires_grad=True)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.003
+    assert torch.allclose(y[kept], torch.tensor(2.0 / 0.9), rtol=1e-4)
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept) and torch.allclose(x.grad[kept], torch.tensor(1 / 0.9), rtol=1e-4)
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # the default generator decides: seeded runs and resumes repeat it
+    assert torch.equal(layer.eval()(x), x) and torch.equal(Dropout(0.0).train()(x), x)

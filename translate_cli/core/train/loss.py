@@ -25,24 +25,32 @@ class _LinearCrossEntropy(torch.autograd.Function):
         accumulate = torch.promote_types(weight.dtype, torch.float32)  # fp32 sums for bf16/fp16 weights
         grad_weight = torch.zeros(weight.shape, dtype=accumulate, device=weight.device) if need_grad else None
         total = torch.zeros((), dtype=accumulate, device=hidden.device)
+        low_precision = _autocast_dtype(hidden.device.type)
         for start in range(0, hidden.size(0), chunk):
             rows = hidden[start:start + chunk]
             gold = targets[start:start + chunk, None]
             logits = rows @ weight.t()  # (c, V)
             if bias is not None:
                 logits = logits + bias
+            # Shifted by the row maximum in place: the loss is the same for any shift, the exponentials stay
+            # finite, and the exponentials computed for the loss are the gradient's softmax too (one pass).
             logits = logits.to(accumulate)
-            log_norm = torch.logsumexp(logits, dim=1, keepdim=True)  # (c, 1)
+            logits.sub_(logits.amax(dim=1, keepdim=True))
+            gold_logits = logits.gather(1, gold).squeeze(1)
+            logit_sums = logits.sum(1)
+            probs = logits.exp_()  # unnormalised
+            norm = probs.sum(1, keepdim=True)  # (c, 1)
             # -log p(gold) smoothed: (1-s) * (lse - x_gold) + s * (lse - mean_v x_v)
-            loss = log_norm.squeeze(1) - (1 - smoothing) * logits.gather(1, gold).squeeze(1) \
-                - (smoothing / vocab) * logits.sum(1)
-            total += loss.sum()
+            total += (norm.log().squeeze(1) - (1 - smoothing) * gold_logits - (smoothing / vocab) * logit_sums).sum()
             if need_grad:
                 # d loss / d logits = softmax - (1-s) * onehot(gold) - s/V, built in place.
-                grad = logits.sub_(log_norm).exp_().sub_(smoothing / vocab)
+                grad = probs.mul_(norm.reciprocal_()).sub_(smoothing / vocab)
                 grad.scatter_add_(1, gold, torch.full(gold.shape, smoothing - 1.0, dtype=grad.dtype, device=grad.device))
                 grad_hidden[start:start + chunk] = grad.to(hidden.dtype) @ weight
-                grad_weight.addmm_(grad.t(), rows.to(accumulate))
+                if low_precision is not None:  # as autocast would: the product in bf16/fp16, summed in fp32
+                    grad_weight += torch.mm(grad.t().to(low_precision), rows.to(low_precision))
+                else:
+                    grad_weight.addmm_(grad.t(), rows.to(accumulate))
         ctx.save_for_backward(grad_hidden, grad_weight)
         return total
 
@@ -51,6 +59,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_hidden, grad_weight = ctx.saved_tensors
         return (grad_hidden * grad_output.to(grad_hidden.dtype), (grad_weight * grad_output).to(ctx.weight_dtype),
                 None, None, None, None)
+
+
+def _autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The low precision autocast runs matrix products in on this device now, if it is on."""
+    if device_type in ("cpu", "cuda") and torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return None
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
