@@ -12,8 +12,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, run_cli
 from safetensors.torch import load_file
+
+from translate_cli.core import model as model_module
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "v1"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
@@ -36,12 +39,31 @@ def old_project(tmp_path, monkeypatch) -> Path:
     return project
 
 
-def test_old_run_resumes_bit_identically(old_project):
+def test_old_run_resumes_where_it_stopped(old_project, monkeypatch):
+    """Resuming the old run continues it as the old code did, up to the changes made since on purpose.
+
+    Issue 27 changed two things in training: dropout masks come from a different random stream (same
+    distribution), and the fused loss computes its softmax as exp(x - max) / sum instead of exp(x - lse)
+    (the same values, rounded differently). With torch's own dropout put back, what remains is rounding:
+    the resumed weights stay within a few percent of the old code's 20-step update (measured 3.2%), where
+    a resume that lost the optimizer moments, the random state or the data position lands far away (the
+    new dropout stream alone: 40%). The bit-exact property, resume == uninterrupted, is tested on today's
+    code in test_resume.py.
+    """
+    monkeypatch.setattr(model_module.Dropout, "forward",
+                        lambda self, x: torch.nn.functional.dropout(x, self.p, self.training))
     result = run_cli("train", "c.yaml", "train.max_steps=40", "--resume")
     assert result.exit_code == 0, result.output
     assert "resuming" in result.stderr and "from step 20" in result.stderr
-    assert tensor_digests(old_project / "runs/old/last/model.safetensors") == EXPECTED["resumed_last_weights"]
-    assert tensor_digests(old_project / "runs/old/best/model.safetensors") == EXPECTED["resumed_best_weights"]
+    start = load_file(str(FIXTURE / "runs/old/last/model.safetensors"))
+    by_old_code = load_file(str(FIXTURE / "resumed_by_83436e7.safetensors"))
+    assert tensor_digests(FIXTURE / "resumed_by_83436e7.safetensors") == EXPECTED["resumed_last_weights"]
+    for which in ("last", "best"):
+        resumed = load_file(str(old_project / f"runs/old/{which}/model.safetensors"))
+        assert resumed.keys() == by_old_code.keys()
+        for name, weights in by_old_code.items():
+            update = (weights - start[name]).norm()
+            assert (resumed[name] - weights).norm() <= 0.1 * update, (which, name)
 
 
 def test_old_prepared_data_is_still_up_to_date(old_project):

@@ -178,6 +178,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float):
         super().__init__()
+        self.p = p
         self.threshold = round(p * self.RESOLUTION)
         self.scale = self.RESOLUTION / (self.RESOLUTION - self.threshold) if self.threshold < self.RESOLUTION else 0.0
 
