@@ -1,6 +1,9 @@
-"""Screenshot of `tcli serve`'s web page after translating a sentence (the picture in the README).
+"""Screenshot of `tcli serve`'s web page after translating three sentences and a file (the README's picture).
 
     python scripts/serve_screenshot.py --model runs/en-ja/best -o docs/images/serve-page.png
+
+The file (default: tests/fixtures/documents/guide.md) goes through the page's file picker and
+/translate_file, so the picture shows the picker and the download link of the translated file.
 
 Serves the model in-process on a free loopback port and drives Debian's Chromium through Playwright,
 exactly as tests/test_serve_browser.py does.
@@ -9,6 +12,7 @@ exactly as tests/test_serve_browser.py does.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
@@ -28,6 +32,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--output", "-o", required=True)
     parser.add_argument("--text", default="Where is the station?\nI'm in the tennis club.\nIt's raining today.")
+    parser.add_argument("--file", default=str(Path(__file__).resolve().parents[1] / "tests/fixtures/documents/guide.md"))
     args = parser.parse_args()
     loaded = load_native(args.model)
     service = TranslationService(loaded, loaded.info.decode, BatchSettings(), "native")
@@ -36,12 +41,15 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = browser.new_page(viewport={"width": 900, "height": 420})
+            page = browser.new_page(viewport={"width": 900, "height": 480})
             page.goto(listener.url + "/")
             page.wait_for_function("document.querySelectorAll('#target option').length > 0")
             page.fill("#source", args.text)
             page.click("#translate")
             page.wait_for_function("document.querySelector('#result').textContent.length > 0")
+            page.set_input_files("#file", args.file)
+            page.click("#translate-file")
+            page.wait_for_function("!document.querySelector('#download').classList.contains('hidden')", timeout=120_000)
             page.screenshot(path=args.output)
             print(page.locator("#result").inner_text())
             browser.close()

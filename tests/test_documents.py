@@ -170,10 +170,32 @@ def test_glossary_matches_case_and_endings_sensibly(tmp_path):
     assert found == [("temple", "Temples"), ("Kinkaku-ji temple", "Kinkaku-ji Temple's"), ("IT", "IT")]
     assert term_accuracy(glossary, ["a temple", "two temples, one temple"], ["寺", "寺"]) == (2, 3)
     segment, count = glossary.apply(Segment("see `temple` and the temple", [Span(4, 10, fixed="`temple`")]))
-    assert count == 1 and segment.spans[-1] == Span(21, 27, fixed="寺")  # never inside code
+    assert count == 1 and segment.spans[-1] == Span(21, 27, fixed="寺", term=True)  # never inside code
     path.write_text("temple\t寺\nbad line\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"terms.tsv:2: expected 'source term<TAB>target term'"):
         Glossary.read(path)
+
+
+def test_a_glossary_term_the_model_already_translated_is_left_alone(tmp_path):
+    """Replacing words by alignment only where the target is missing: the right words are never moved."""
+    path = tmp_path / "terms.tsv"
+    path.write_text("station\t駅\ntemple\t寺院\n", encoding="utf-8")
+    glossary = Glossary.read(path)
+    segment, found = glossary.apply(Segment("the station near the temple"))
+    assert found == 2 and all(span.term for span in segment.spans)
+    words = word_spans(segment.text)
+    translation = "寺 の 近く の 駅"  # the model's words: 駅 right, 寺 (not the glossary's 寺院)
+    target = word_spans(translation)
+    weights = np.zeros((len(target), len(words) + 1), dtype=np.float32)
+    for row, column in enumerate([4, 3, 2, 0, 1]):  # 寺<-temple, の<-the, 近く<-near, の<-the, 駅<-station
+        weights[row, column] = 1.0
+    placed = place(segment, translation, Alignment(words + [NO_SPAN], target, weights), spaced=True)
+    assert placed.render() == "寺院 の 近く の 駅"
+    twice, _ = glossary.apply(Segment("station to station"))
+    weights = np.eye(3, 4, dtype=np.float32)
+    placed = place(twice, "駅 から 駅", Alignment(word_spans(twice.text) + [NO_SPAN], word_spans("駅 から 駅"), weights),
+                   spaced=True)
+    assert placed.render() == "駅 から 駅" and placed.spans == []
 
 
 @pytest.mark.parametrize("name", ["guide.md", "page.html", "talk.srt", "talk.vtt", "app.po"])

@@ -2,8 +2,9 @@
 appear wherever the source term occurs.
 
 A term found in a segment becomes a fixed span: the sentence is translated as usual (the model sees the
-term in context), and the words of the translation aligned to the term are replaced by the glossary's
-target (core/documents/inline.py). This needs nothing from the model but its attention, so it works the
+term in context); where the translation already holds the glossary's target it is left as it is, and
+otherwise the words of the translation aligned to the term are replaced by the target
+(core/documents/inline.py). This needs nothing from the model but its attention, so it works the
 same for tcli's models, imported ones and CTranslate2 exports.
 
 Matching on the English side: case-insensitive unless the term has capitals after its first letter (an
@@ -82,7 +83,7 @@ class Glossary:
         spans, found = list(segment.spans), 0
         for start, end, term in self.matches(segment.text):
             if all(_clear(span, start, end) for span in segment.spans):
-                spans.append(Span(start, end, fixed=escape(term.target)))
+                spans.append(Span(start, end, fixed=escape(term.target), term=True))
                 found += 1
         return Segment(segment.text, spans, segment.line), found
 

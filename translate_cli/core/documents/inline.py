@@ -106,7 +106,17 @@ def _target(span: Span, text: str, alignment: Alignment, spaced: bool, whole: tu
     found = alignment.target_range(span.start, span.end) or alignment.strongest(span.start, span.end)
     if found is None:
         return len(text), len(text)
+    if span.term and _wider_than_term(text[found[0]:found[1]], span.fixed, spaced):
+        # A term replaces the words it was translated as: a run of linked tokens much longer than the term
+        # is a loose alignment, and replacing all of it would delete the words around the term.
+        found = alignment.strongest(span.start, span.end) or found
     return _trim(text, *found, spaced)
+
+
+def _wider_than_term(words: str, term: str, spaced: bool) -> bool:
+    if spaced:
+        return len(words.split()) > 2 * len(term.split()) + 1
+    return len(words.strip()) > 2 * len(term) + 1
 
 
 def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alignment, spaced: bool,
@@ -141,9 +151,10 @@ def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alig
 def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool) -> Placed:
     """The segment's spans around the words of `translation` they belong to (spaced: the target language
     puts spaces between words, so spans take whole words)."""
-    if not segment.spans:
+    spans = _unsettled(segment.spans, translation)
+    if not spans:
         return Placed(translation)
-    roots = _tree(segment.spans)
+    roots = _tree(spans)
     stripped = segment.text.strip()
     first = segment.text.find(stripped[:1]) if stripped else 0
     _fit(roots, (0, len(translation)), translation, alignment, spaced, (first, first + len(stripped)))
@@ -159,6 +170,17 @@ def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool
 
     collect(roots)
     return Placed(translation, placed)
+
+
+def _unsettled(spans: list[Span], translation: str) -> list[Span]:
+    """The spans still to place: glossary terms whose target the translation holds as often as the segment
+    holds them are settled (replacing the model's own right words by alignment could only misplace them)."""
+    wanted: dict[str, int] = {}
+    for span in spans:
+        if span.term:
+            wanted[span.fixed] = wanted.get(span.fixed, 0) + 1
+    settled = {target for target, count in wanted.items() if translation.count(target) >= count}
+    return [span for span in spans if not (span.term and span.fixed in settled)]
 
 
 def translate_segments(translator: Translator, segments: list[Segment], options: DecodeOptions,

@@ -26,6 +26,9 @@ class Span:
     # Not translated: the words the span covers become this literal (inline code, a URL, a placeholder such
     # as %s or {name}). Its source text stays in the segment so the sentence reads naturally to the model.
     fixed: str | None = None
+    # A glossary term (a fixed span with no markup): where the translation already holds `fixed` as often
+    # as the segment holds the term, the model's own words stay and the span is dropped.
+    term: bool = False
 
 
 @dataclass
