@@ -196,6 +196,14 @@ def test_a_glossary_term_the_model_already_translated_is_left_alone(tmp_path):
     placed = place(twice, "駅 から 駅", Alignment(word_spans(twice.text) + [NO_SPAN], word_spans("駅 から 駅"), weights),
                    spaced=True)
     assert placed.render() == "駅 から 駅" and placed.spans == []
+    loose, _ = glossary.apply(Segment("a station"))
+    translation = "ある 大きな 古い 建物 です"  # every token linked to "station", "建物" the most
+    weights = np.full((5, 3), 0.1, dtype=np.float32)
+    weights[:, 1] = 0.5
+    weights[3, 1] = 0.9
+    placed = place(loose, translation, Alignment(word_spans(loose.text) + [NO_SPAN], word_spans(translation), weights),
+                   spaced=True)
+    assert placed.render() == "ある 大きな 古い 駅 です"  # the strongest word, not the whole loose run
 
 
 @pytest.mark.parametrize("name", ["guide.md", "page.html", "talk.srt", "talk.vtt", "app.po"])
