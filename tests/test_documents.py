@@ -24,14 +24,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "documents"
 
 
 def fake_aligned(segment: Segment, reverse: bool, joiner: str = " ") -> tuple[str, Alignment]:
-    """A stand-in translation: the words upper-cased (in reverse order if asked), each word a target token
-    attending only to the source word it came from."""
+    """A stand-in translation: the words upper-cased and one letter longer (in reverse order if asked: a
+    translation moves and resizes words), each word a target token attending only to the source word it came
+    from."""
     words = word_spans(segment.text)
     order = list(reversed(range(len(words)))) if reverse else list(range(len(words)))
     text, target_spans = "", []
     for index in order:
         start = len(text) + (len(joiner) if text else 0)
-        text += (joiner if text else "") + segment.text[slice(*words[index])].upper()
+        text += (joiner if text else "") + segment.text[slice(*words[index])].upper() + "Q"
         target_spans.append((start, len(text)))
     weights = np.zeros((len(order), len(words) + 1), dtype=np.float32)
     for row, index in enumerate(order):
@@ -75,7 +76,7 @@ def test_html_keeps_its_structure_and_never_touches_scripts_pre_code_or_translat
     for kept in re.findall(r"<script.*?</script>|<style.*?</style>|<pre.*?</pre>|<code>.*?</code>|"
                            r"<[^>]*translate=\"no\".*?</\w+>|<!--.*?-->", source, flags=re.S):
         assert kept in output, kept
-    assert 'alt="A ROUND LOAF' in output or 'alt="BOARD' in output  # attributes are translated
+    assert 'alt="AQ ROUNDQ LOAFQ' in output or 'alt="BOARDQ' in output  # attributes are translated
     assert "<h1>Welcome" not in output and re.search("<h1>[A-Z ]+</h1>", output)
 
 
@@ -83,7 +84,7 @@ def test_inline_elements_stay_around_their_words_when_the_words_move():
     segment = html.HtmlDocument("<p>I like <b>green</b> tea and <a href='x'>cold milk</a>.</p>").segments[0]
     text, alignment = fake_aligned(segment, reverse=True)
     rendered = place(segment, text, alignment, spaced=True).render(html.escape_text)
-    assert rendered == "<a href='x'>MILK. COLD</a> AND TEA <b>GREEN</b> LIKE I"
+    assert rendered == "<a href='x'>MILK.Q COLDQ</a> ANDQ TEAQ <b>GREENQ</b> LIKEQ IQ"
 
 
 def test_malformed_html_is_refused_with_its_line():

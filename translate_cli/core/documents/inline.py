@@ -140,12 +140,16 @@ def _fit(nodes: list[_Node], bounds: tuple[int, int], text: str, alignment: Alig
         _fit(node.children, node.target, text, alignment, spaced, whole)
     # An anchor goes beside a sibling's words rather than inside them (an image's alt text, a code span),
     # at the edge that stays inside the sentence; inside only when neither does.
+    # Never onto another anchor's place: two line breaks that meet make an empty line.
     for anchor in anchors:
         for node in nodes:
             start, end = node.target
-            if node not in anchors and start < anchor.target[0] < end and (end < high or start > low):
-                point = end if end < high else start
-                anchor.target = (point, point)
+            if node not in anchors and start < anchor.target[0] < end:
+                taken = {other.target[0] for other in anchors if other is not anchor}
+                edges = [point for point, inside in ((end, end < high), (start, start > low)) if inside]
+                free = [point for point in edges if point not in taken]
+                if free:
+                    anchor.target = (free[0], free[0])
 
 
 def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool) -> Placed:

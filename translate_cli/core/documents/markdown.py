@@ -171,7 +171,7 @@ class MarkdownDocument:
 
     def render(self, translations: list[Placed]) -> str:
         lines = list(self.lines)
-        for region, placed in sorted(zip(self.regions, translations), key=lambda pair: -pair[0].first):
+        for region, placed in sorted(zip(self.regions, translations), key=lambda pair: (-pair[0].first, -pair[0].start)):
             rendered = _flanking(placed).render(escape)
             if _BLOCK_START.match(rendered):
                 rendered = "\\" + rendered
