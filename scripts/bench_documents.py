@@ -23,6 +23,7 @@ a glossary holds terms. (Character n-grams, tried first, gave fragments such as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import time
@@ -65,14 +66,8 @@ CONTENT_NOUNS = {"一般", "固有名詞", "サ変接続"}
 def nouns(sentence: str) -> set[str]:
     """The sentence's nouns and two-word noun compounds, as MeCab (ipadic, sacreBLEU's ja-mecab) splits them:
     a glossary holds terms, whole words, not fragments of inflected verbs."""
-    import ipadic
-    import MeCab
-
-    global _TAGGER
-    if _TAGGER is None:
-        _TAGGER = MeCab.Tagger(ipadic.MECAB_ARGS)
     words: list[tuple[str, str, str]] = []
-    node = _TAGGER.parseToNode(sentence)
+    node = _tagger().parseToNode(sentence)
     while node:
         pos, sub = (node.feature.split(",") + ["", ""])[:2]
         words.append((node.surface, pos, sub))
@@ -86,7 +81,12 @@ def nouns(sentence: str) -> set[str]:
     return found
 
 
-_TAGGER = None
+@functools.cache
+def _tagger():
+    import ipadic
+    import MeCab
+
+    return MeCab.Tagger(ipadic.MECAB_ARGS)
 
 
 def _useful(gram: str) -> bool:

@@ -23,6 +23,7 @@ from translate_cli.core.serving.service import TranslationService
 from translate_cli.server.app import create_app
 from translate_cli.server.listener import Listener
 
+REPO = Path(__file__).resolve().parents[1]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
 
@@ -32,7 +33,7 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--output", "-o", required=True)
     parser.add_argument("--text", default="Where is the station?\nI'm in the tennis club.\nIt's raining today.")
-    parser.add_argument("--file", default=str(Path(__file__).resolve().parents[1] / "tests/fixtures/documents/guide.md"))
+    parser.add_argument("--file", default=str(REPO / "tests/fixtures/documents/guide.md"))
     args = parser.parse_args()
     loaded = load_native(args.model)
     service = TranslationService(loaded, loaded.info.decode, BatchSettings(), "native")

@@ -58,6 +58,7 @@ def test_old_run_resumes_where_it_stopped(old_project, monkeypatch):
     start = load_file(str(FIXTURE / "runs/old/last/model.safetensors"))
     by_old_code = load_file(str(FIXTURE / "resumed_by_83436e7.safetensors"))
     assert tensor_digests(FIXTURE / "resumed_by_83436e7.safetensors") == EXPECTED["resumed_last_weights"]
+    assert EXPECTED["resumed_best_weights"] == EXPECTED["resumed_last_weights"]  # best was step 40 too
     for which in ("last", "best"):
         resumed = load_file(str(old_project / f"runs/old/{which}/model.safetensors"))
         assert resumed.keys() == by_old_code.keys()

@@ -145,6 +145,16 @@ def test_markdown_fuzz_never_crashes_and_keeps_the_structure(blocks, separator, 
     assert markdown.structure(output) == markdown.structure(source)
 
 
+def test_two_line_breaks_moved_out_of_a_link_do_not_meet():
+    """Fuzzing found it: in a reversed translation both hard breaks were moved to the link's end, where
+    they made an empty line, so the paragraph split in two."""
+    source = "Line one  \nline two\nLine one  \nline two\nPlain words here.\n[ref link][r]\n\n[r]: http://r.org"
+    document = markdown.MarkdownDocument(source)
+    output = translate(document, reverse=True)
+    assert "  \n  \n" not in output
+    assert markdown.structure(output) == markdown.structure(source)
+
+
 HTML_PARTS = st.sampled_from([
     "<p>Some <b>bold</b> text.</p>", "<p>A <a href='u'>link <em>inside</em></a> here</p>", "<br>", "<img alt='Alt words'>",
     "<script>var s = 'English';</script>", "<pre>keep  this</pre>", "<p translate='no'>Brand Name</p>", "<!-- note -->",
@@ -194,8 +204,8 @@ def test_a_glossary_term_the_model_already_translated_is_left_alone(tmp_path):
     assert placed.render() == "寺院 の 近く の 駅"
     twice, _ = glossary.apply(Segment("station to station"))
     weights = np.eye(3, 4, dtype=np.float32)
-    placed = place(twice, "駅 から 駅", Alignment(word_spans(twice.text) + [NO_SPAN], word_spans("駅 から 駅"), weights),
-                   spaced=True)
+    both = Alignment(word_spans(twice.text) + [NO_SPAN], word_spans("駅 から 駅"), weights)
+    placed = place(twice, "駅 から 駅", both, spaced=True)
     assert placed.render() == "駅 から 駅" and placed.spans == []
     loose, _ = glossary.apply(Segment("a station"))
     translation = "ある 大きな 古い 建物 です"  # every token linked to "station", "建物" the most

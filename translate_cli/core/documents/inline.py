@@ -12,6 +12,7 @@ came after it.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from translate_cli.core.alignment import Alignment
@@ -179,10 +180,7 @@ def place(segment: Segment, translation: str, alignment: Alignment, spaced: bool
 def _unsettled(spans: list[Span], translation: str) -> list[Span]:
     """The spans still to place: glossary terms whose target the translation holds as often as the segment
     holds them are settled (replacing the model's own right words by alignment could only misplace them)."""
-    wanted: dict[str, int] = {}
-    for span in spans:
-        if span.term:
-            wanted[span.fixed] = wanted.get(span.fixed, 0) + 1
+    wanted = Counter(span.fixed for span in spans if span.term)
     settled = {target for target, count in wanted.items() if translation.count(target) >= count}
     return [span for span in spans if not (span.term and span.fixed in settled)]
 

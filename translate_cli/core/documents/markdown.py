@@ -171,7 +171,10 @@ class MarkdownDocument:
 
     def render(self, translations: list[Placed]) -> str:
         lines = list(self.lines)
-        for region, placed in sorted(zip(self.regions, translations), key=lambda pair: (-pair[0].first, -pair[0].start)):
+        # Bottom to top and right to left (cells of a table row share a line): a translation of another
+        # length never shifts a region still to be written.
+        for region, placed in sorted(zip(self.regions, translations),
+                                     key=lambda pair: (-pair[0].first, -pair[0].start)):
             rendered = _flanking(placed).render(escape)
             if _BLOCK_START.match(rendered):
                 rendered = "\\" + rendered
